@@ -1,0 +1,126 @@
+"""The one async interface every backend implements, and the chunks it yields.
+
+Backends turn a `ModelRequest` into a stream of chunks; they never build events or measure
+latency. The loop does that once for all of them, so no backend repeats it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, TypeAlias
+
+from ..messages import Message, ToolCall
+from ..tools import ToolSpec
+
+Locality = Literal["local", "cloud"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackendInfo:
+    name: str
+    """Profile or spec name shown in the UI and stats."""
+    kind: str
+    """ollama, openai_compat, llamacpp, builtin, scripted, fallback."""
+    model: str
+    locality: Locality = "local"
+    price_in_per_mtok: Decimal = Decimal(0)
+    """Dollars per million input tokens."""
+    price_out_per_mtok: Decimal = Decimal(0)
+    """Dollars per million output tokens."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "model": self.model,
+            "locality": self.locality,
+            "price_in_per_mtok": str(self.price_in_per_mtok),
+            "price_out_per_mtok": str(self.price_out_per_mtok),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings:
+    temperature: float | None = None
+    max_tokens: int | None = None
+    num_ctx: int | None = None
+    """Context window to ask for (Ollama's `num_ctx`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRequest:
+    messages: Sequence[Message]
+    tools: Sequence[ToolSpec]
+    settings: ModelSettings = field(default_factory=ModelSettings)
+    now: datetime | None = None
+    """The agent's clock; the built-in engine resolves relative dates against it."""
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class ToolCallChunk:
+    call: ToolCall
+    recovered: bool = False
+    """True when the call was parsed out of the model's text rather than sent natively."""
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True)
+class UsageChunk:
+    input_tokens: int
+    output_tokens: int
+    estimated: bool = False
+    """True when the server reported no usage and the numbers are estimates."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Server-reported extras, e.g. Ollama's durations in seconds."""
+    kind: Literal["usage"] = "usage"
+
+
+NoticeKind = Literal["attempt", "retry", "fallback", "skip", "abandon", "stream_retry"]
+
+
+@dataclass(frozen=True)
+class NoticeChunk:
+    """What a composite backend (the fallback chain) or a protocol workaround did, and why.
+
+    `attempt` names the backend now answering; the loop attributes later chunks to it.
+    """
+
+    notice: NoticeKind
+    backend: BackendInfo
+    reason: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    kind: Literal["notice"] = "notice"
+
+
+Chunk: TypeAlias = TextDelta | ToolCallChunk | UsageChunk | NoticeChunk
+
+
+class Backend(abc.ABC):
+    """A model that answers chat requests with text and tool calls, streaming."""
+
+    info: BackendInfo
+
+    @abc.abstractmethod
+    def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        """Yield text deltas and complete tool calls, then one UsageChunk.
+
+        Raise only `BackendError` subclasses; closing the iterator early must close the
+        request, so that a cancelled run stops the server generating.
+        """
+
+    async def aclose(self) -> None:
+        """Release connections. Backends are long-lived: one per profile, not per call."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.info.name} model={self.info.model!r}>"

@@ -1,0 +1,7 @@
+"""Test helpers shipped with agentcore (importable without pytest)."""
+
+from __future__ import annotations
+
+from .scripted import CallInfo, ScriptedBackend, UnconsumedScript, UnexpectedBackendCall, Turn
+
+__all__ = ["CallInfo", "ScriptedBackend", "Turn", "UnconsumedScript", "UnexpectedBackendCall"]

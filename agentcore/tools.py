@@ -1,0 +1,159 @@
+"""Tools: plain Python functions whose JSON schema and validation come from pydantic.
+
+A model's mistakes (unknown tool, invalid arguments, a tool that refuses) are returned as
+`ToolOutcome(error=...)` text the model can read and correct, never raised into the loop.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+import pydantic
+
+from .messages import ToolCall
+
+ToolRunner = Callable[[Callable[..., Any], dict[str, Any]], Awaitable[Any]]
+"""Runs a sync tool function; the Django app passes one that hops to its DB thread."""
+
+
+class ToolError(Exception):
+    """Raised by a tool to tell the model what went wrong (e.g. "no task with id 7")."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolSpec:
+    """What a backend sends to the model: name, description and JSON schema of the arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    def to_openai(self) -> dict[str, Any]:
+        """The `tools` entry shared by the OpenAI and Ollama chat APIs."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tool:
+    name: str
+    description: str
+    function: Callable[..., Any]
+    args_model: type[pydantic.BaseModel]
+    requires_approval: bool = False
+    """Destructive tools wait for the user's yes before they run."""
+
+    @classmethod
+    def from_function(
+        cls,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        requires_approval: bool = False,
+    ) -> Tool:
+        """Build the schema from the signature's type hints and defaults, like llm's Tool."""
+        hints = get_type_hints(function, include_extras=True)
+        fields: dict[str, Any] = {}
+        for param in inspect.signature(function).parameters.values():
+            annotation = hints.get(param.name, Any)
+            default = ... if param.default is inspect.Parameter.empty else param.default
+            fields[param.name] = (annotation, default)
+        tool_name = name or function.__name__
+        model = pydantic.create_model(  # type: ignore[call-overload]
+            f"{tool_name}_args",
+            __config__=pydantic.ConfigDict(extra="forbid"),
+            **fields,
+        )
+        doc = inspect.getdoc(function) or tool_name
+        return cls(
+            name=tool_name,
+            description=doc.strip(),
+            function=function,
+            args_model=model,
+            requires_approval=requires_approval,
+        )
+
+    @property
+    def spec(self) -> ToolSpec:
+        schema = self.args_model.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        return ToolSpec(name=self.name, description=self.description, parameters=schema)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolOutcome:
+    """The result of one call: `content` for the model, plus a structured value for the UI."""
+
+    content: str
+    value: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+async def _call_directly(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    return function(**kwargs)
+
+
+def format_validation_error(tool: str, exc: pydantic.ValidationError) -> str:
+    """Turn pydantic's errors into a short instruction a model can act on."""
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        problems.append(f"{where}: {err['msg']}")
+    return f"Invalid arguments for {tool}: " + "; ".join(problems)
+
+
+@dataclass
+class ToolSet:
+    """The tools one run may use, and the one place where calls are validated and executed."""
+
+    tools: dict[str, Tool] = field(default_factory=dict)
+    runner: ToolRunner = _call_directly
+
+    @classmethod
+    def of(cls, tools: Iterable[Tool], *, runner: ToolRunner | None = None) -> ToolSet:
+        return cls({t.name: t for t in tools}, runner or _call_directly)
+
+    @property
+    def specs(self) -> Sequence[ToolSpec]:
+        return [tool.spec for tool in self.tools.values()]
+
+    def get(self, name: str) -> Tool | None:
+        return self.tools.get(name)
+
+    def validate(self, call: ToolCall) -> tuple[Tool | None, dict[str, Any] | str]:
+        """Return the tool and clean arguments, or an error text for the model."""
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools))
+            return None, f"Unknown tool {call.name!r}. Available tools: {known}."
+        try:
+            args = tool.args_model.model_validate(call.arguments)
+        except pydantic.ValidationError as exc:
+            return tool, format_validation_error(tool.name, exc)
+        return tool, args.model_dump()
+
+    async def execute(self, tool: Tool, arguments: dict[str, Any]) -> ToolOutcome:
+        try:
+            if inspect.iscoroutinefunction(tool.function):
+                value = await tool.function(**arguments)
+            else:
+                value = await self.runner(tool.function, arguments)
+        except ToolError as exc:
+            return ToolOutcome(content=f"Error: {exc}", error=str(exc))
+        return ToolOutcome(content=json.dumps(value, default=str, ensure_ascii=False), value=value)
