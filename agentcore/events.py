@@ -54,9 +54,9 @@ class Event:
 class EventFactory:
     """Numbers the events of one run, so that every event has a unique, ordered `seq`."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, *, start: int = 0) -> None:
         self.run_id = run_id
-        self._seq = 0
+        self._seq = start
 
     def __call__(self, type: EventType, **payload: Any) -> Event:
         self._seq += 1

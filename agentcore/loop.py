@@ -174,7 +174,9 @@ class Agent:
                             response = _Response(info=chunk.backend)
                             held.clear()
                             continue
+                        extra = dict(chunk.data)
                         if chunk.notice == "abandon":
+                            extra["abandoned_text"] = response.text
                             response.text = ""
                             held.clear()
                         yield event(
@@ -182,7 +184,7 @@ class Agent:
                             notice=chunk.notice,
                             backend=chunk.backend.name,
                             reason=chunk.reason,
-                            **chunk.data,
+                            **extra,
                         )
             except BackendError as exc:
                 yield event(

@@ -1,0 +1,29 @@
+// Small behaviours for the chat page. No inline scripts anywhere (the CSP forbids them).
+(function () {
+  "use strict";
+  function scrollDown(id) {
+    var el = document.getElementById(id);
+    if (el) { el.scrollTop = el.scrollHeight; }
+  }
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    scrollDown("transcript");
+    scrollDown("trace");
+  });
+  // Clear the composer once its message went out.
+  document.addEventListener("htmx:wsAfterSend", function (evt) {
+    var form = evt.target && evt.target.closest ? evt.target.closest("#composer") : null;
+    if (form) { form.reset(); }
+  });
+  // Enter sends, Shift+Enter makes a new line.
+  document.addEventListener("keydown", function (evt) {
+    var target = evt.target;
+    if (evt.key === "Enter" && !evt.shiftKey && target && target.closest && target.closest("#composer")) {
+      evt.preventDefault();
+      target.closest("form").requestSubmit();
+    }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    scrollDown("transcript");
+    scrollDown("trace");
+  });
+})();

@@ -1,0 +1,103 @@
+"""Run turns of one conversation from the terminal, through the same runner as the web app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from agentcore.errors import ConfigError
+from agentcore.events import Event
+from agentcore.messages import ToolCall
+from tasks import services
+from tasks.backend_routes import backend_for_route
+from tasks.models import Conversation
+from tasks.runner import execute_run
+
+
+def describe(event: Event) -> str:
+    """One readable line per event for people (the --json form is for scripts)."""
+    p = event.payload
+    backend = p.get("backend") if isinstance(p.get("backend"), str) else ""
+    head = f"[{event.seq:>3}] {event.type:<16}{backend:<24}"
+    if event.type == "tool_call":
+        return f"{head} {p['name']} {json.dumps(p['arguments'], default=str)}"
+    if event.type == "tool_result":
+        return f"{head} {p['name']} → {str(p.get('content'))[:200]}"
+    if event.type == "model_response":
+        return (
+            f"{head} {p.get('duration_ms')} ms, {p.get('input_tokens')}→{p.get('output_tokens')}"
+            f" tokens{' (recovered from text)' if p.get('recovered') else ''}"
+        )
+    if event.type in {"retry", "fallback", "error"}:
+        return f"{head} {p.get('reason') or p.get('message')}"
+    if event.type == "final":
+        return f"{head}\n{p.get('text')}"
+    if event.type == "run_finished":
+        return f"{head} {p.get('status')} in {p.get('duration_ms')} ms"
+    return head
+
+
+class Command(BaseCommand):
+    help = "Chat with the agent from the terminal: one turn per message, events as they happen."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("messages", nargs="+", help="User messages, sent in order")
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("--backend", help="A profile name or spec, e.g. builtin")
+        group.add_argument("--route", help="Comma-separated specs tried in order")
+        parser.add_argument("--json", action="store_true", help="Print one JSON event per line")
+        parser.add_argument("--user", default="cli", help="Whose tasks (created if missing)")
+        parser.add_argument("--conversation", type=int, help="Continue this conversation id")
+        parser.add_argument("--local-only", action="store_true", help="Never use cloud backends")
+        parser.add_argument(
+            "--yes", action="store_true", help="Approve destructive calls (default: reject)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user, _ = get_user_model().objects.get_or_create(username=options["user"])
+        route = options["route"] or options["backend"] or ""
+        if options["conversation"]:
+            conversation = Conversation.objects.filter(
+                pk=options["conversation"], owner=user
+            ).first()
+            if conversation is None:
+                raise CommandError(f"no conversation {options['conversation']} for {user}")
+            if route:
+                conversation.route = route
+                conversation.save(update_fields=["route"])
+        else:
+            conversation = services.conversation_create(
+                user=user, route=route, local_only=options["local_only"]
+            )
+        try:
+            backend_for_route(conversation.route or _default(), local_only=conversation.local_only)
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from exc
+        asyncio.run(self._turns(conversation, options))
+
+    async def _turns(self, conversation: Conversation, options: dict[str, Any]) -> None:
+        as_json = options["json"]
+
+        async def publish(event: Event) -> None:
+            if as_json:
+                sys.stdout.write(event.to_json() + "\n")
+            elif event.type != "token":
+                sys.stdout.write(describe(event) + "\n")
+            sys.stdout.flush()
+
+        async def approve(call: ToolCall) -> bool:
+            return bool(options["yes"])
+
+        for text in options["messages"]:
+            await execute_run(conversation, text, publish=publish, approve=approve)
+
+
+def _default() -> str:
+    from tasks.backend_routes import default_route
+
+    return default_route()

@@ -1,0 +1,46 @@
+"""Create the local admin account once, with a generated password kept in `.admin-password`.
+
+Like `airflow standalone`: a newcomer gets a working login without choosing a password,
+and later runs print the same credentials instead of making new ones.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Create the local admin user once and print its credentials."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--username", default="admin")
+        parser.add_argument(
+            "--file", default=str(Path(settings.BASE_DIR) / ".admin-password"),
+            help="Where the generated password is kept (git-ignored)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path = Path(options["file"])
+        username = options["username"]
+        users = get_user_model().objects
+        if users.filter(username=username).exists() and path.exists():
+            password = path.read_text().strip().partition(":")[2]
+            self.stdout.write(f"Admin login: {username} / {password}  (from {path.name})")
+            return
+        password = secrets.token_urlsafe(12)
+        user = users.filter(username=username).first()
+        if user is None:
+            users.create_superuser(username=username, email="", password=password)
+        else:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        path.write_text(f"{username}:{password}\n")
+        path.chmod(0o600)
+        self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {password}"))
+        self.stdout.write(f"(saved in {path}; delete the file to generate a new one)")

@@ -1,0 +1,76 @@
+"""Events → HTML fragments for HTMX's websocket extension (out-of-band swaps by element id).
+
+The page and the live updates share the same partials, so a reloaded page looks exactly like
+one that watched the run happen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from agentcore.events import Event
+
+from . import selectors
+from .models import AgentRun, Conversation, Message
+
+STEP_TYPES = {
+    "model_request",
+    "model_response",
+    "tool_call",
+    "tool_result",
+    "approval_required",
+    "approval_decision",
+    "retry",
+    "fallback",
+    "error",
+    "final",
+}
+MUTATING_TOOLS = {"create_task", "update_task", "complete_task", "delete_task"}
+
+
+def _render(template: str, **context: Any) -> str:
+    return render_to_string(f"tasks/partials/{template}", context)
+
+
+def task_panel_html(conversation: Conversation) -> str:
+    tasks = selectors.task_list(user=conversation.owner, status="all")
+    return _render("task_panel.html", tasks=tasks, oob=True)
+
+
+def event_html(event: Event, conversation: Conversation) -> str:
+    """All fragments one event changes on the chat page (may touch the DB for the task panel)."""
+    run_id = event.run_id
+    p = event.payload
+    parts: list[str] = []
+    if event.type == "run_started":
+        run = AgentRun.objects.select_related("user_message").get(pk=int(run_id))
+        parts.append(_render("run_started.html", run=run, message=run.user_message))
+    elif event.type == "token":
+        parts.append(_render("token.html", run_id=run_id, text=p.get("text", "")))
+    if event.type in STEP_TYPES:
+        parts.append(_render("trace_step_oob.html", step=event, run_id=run_id))
+    if event.type == "fallback" and p.get("notice") == "abandon":
+        parts.append(_render("abandoned.html", run_id=run_id, text=p.get("abandoned_text", "")))
+    if event.type == "approval_required":
+        parts.append(_render("approval_card.html", step=event, oob=True, decided=None))
+    if event.type == "approval_decision":
+        parts.append(
+            _render("approval_card.html", step=event, oob=True, decided=p.get("decision"))
+        )
+    if event.type == "final":
+        message = Message(role="assistant", content=str(p.get("text", "")))
+        parts.append(
+            _render("message.html", message=message, answer_run_id=run_id, oob=True, final=True)
+        )
+    if event.type == "run_finished":
+        run = AgentRun.objects.get(pk=int(run_id))
+        parts.append(_render("run_summary.html", run=run, oob=True))
+    if (
+        event.type == "tool_result"
+        and p.get("name") in MUTATING_TOOLS
+        and not p.get("error")
+    ):
+        parts.append(task_panel_html(conversation))
+    return "".join(parts)

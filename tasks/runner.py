@@ -1,0 +1,183 @@
+"""Execute one agent run: persist every event, then publish it.
+
+One executor serves the websocket consumer, the `agent_chat` command and the eval harness,
+so all three persist the same audit trail. Runs live in tasks the process owns, not in a
+consumer: a browser that disconnects does not stop its run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from agentcore.errors import AgentCoreError
+from agentcore.events import Event, EventFactory
+from agentcore.loop import Agent
+from agentcore.messages import Message as CoreMessage
+from agentcore.messages import ToolCall
+
+from . import services
+from .agent_tools import build_task_tools
+from .backend_routes import backend_for_route, default_route
+from .models import AgentRun, Conversation
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Event], Awaitable[None]]
+Approve = Callable[[ToolCall], Awaitable[bool]]
+MUTATING_TOOLS = {"create_task", "update_task", "complete_task", "delete_task"}
+
+
+@dataclass
+class ActiveRun:
+    """A run in progress in this process: its task, and the approvals it waits for."""
+
+    run_id: int
+    conversation_id: int
+    user_id: int
+    task: asyncio.Task[str] | None = None
+    approvals: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
+
+    async def wait_for_approval(self, call: ToolCall) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.approvals[call.id] = future
+        try:
+            return await future
+        finally:
+            self.approvals.pop(call.id, None)
+
+    def decide(self, call_id: str, approved: bool) -> bool:
+        future = self.approvals.get(call_id)
+        if future is None or future.done():
+            return False
+        future.set_result(approved)
+        return True
+
+
+ACTIVE_RUNS: dict[int, ActiveRun] = {}
+"""Runs executing in this process, by conversation id."""
+
+
+def active_run_for(conversation_id: int) -> ActiveRun | None:
+    return ACTIVE_RUNS.get(conversation_id)
+
+
+def active_runs_for_user(user_id: int) -> int:
+    return sum(
+        1
+        for r in ACTIVE_RUNS.values()
+        if r.user_id == user_id and r.task is not None and not r.task.done()
+    )
+
+
+@database_sync_to_async
+def _prepare(conversation: Conversation, text: str) -> tuple[AgentRun, list[CoreMessage], str]:
+    message = services.user_message_create(conversation=conversation, text=text)
+    route = conversation.route or default_route()
+    run = services.run_create(conversation=conversation, user_message=message, route=route)
+    return run, services.history(conversation=conversation), route
+
+
+@database_sync_to_async
+def _persist(
+    run: AgentRun, event: Event, new_messages: list[CoreMessage]
+) -> None:
+    if new_messages:
+        services.messages_append(run=run, messages=new_messages)
+    if event.type == "fallback" and event.payload.get("notice") == "abandon":
+        text = str(event.payload.get("abandoned_text") or "")
+        if text:
+            services.abandoned_text_record(run=run, text=text)
+    services.step_record(run=run, event=event)
+
+
+@database_sync_to_async
+def _close_after_exception(run: AgentRun, status: str, reason: str) -> None:
+    services.unanswered_calls_close(run=run, reason=reason)
+
+
+async def execute_run(
+    conversation: Conversation,
+    text: str,
+    *,
+    publish: Publish,
+    approve: Approve | None = None,
+    clock: Callable[[], datetime] | None = None,
+    on_start: Callable[[AgentRun], None] | None = None,
+) -> AgentRun:
+    """Save the user message, run the agent, persist and publish each event; return the run.
+
+    The run always ends in a final state: completed, failed, or cancelled (on task cancel),
+    with every tool call answered in the saved history.
+    """
+    run, messages, route = await _prepare(conversation, text)
+    if on_start is not None:
+        on_start(run)
+    saved = len(messages)
+    user = await database_sync_to_async(lambda: conversation.owner)()
+    last_seq = 0
+    status = "failed"
+    try:
+        backend = await database_sync_to_async(backend_for_route)(
+            route, local_only=conversation.local_only
+        )
+        agent = Agent(
+            backend=backend,
+            tools=build_task_tools(user),
+            max_steps=settings.TASKWEB_MAX_STEPS,
+            clock=clock,
+            max_tokens_per_run=settings.TASKWEB_MAX_TOKENS_PER_RUN,
+        )
+        async for ev in agent.run(messages, run_id=str(run.pk), approve=approve):
+            last_seq = ev.seq
+            new, saved = messages[saved:], len(messages)
+            if ev.type != "token":
+                await _persist(run, ev, new)
+            if ev.type == "run_finished":
+                status = str(ev.payload.get("status"))
+            await publish(ev)
+    except asyncio.CancelledError:
+        event = EventFactory(str(run.pk), start=last_seq)
+        await _finish_abnormally(run, event, publish, "cancelled", "cancelled by the user")
+        raise
+    except AgentCoreError as exc:
+        event = EventFactory(str(run.pk), start=last_seq)
+        await _finish_abnormally(run, event, publish, "failed", str(exc))
+    except Exception as exc:
+        log.exception("run %s crashed", run.pk)
+        event = EventFactory(str(run.pk), start=last_seq)
+        await _finish_abnormally(run, event, publish, "failed", f"internal error: {exc}")
+    else:
+        run.status = status
+    return run
+
+
+async def _finish_abnormally(
+    run: AgentRun, event: EventFactory, publish: Publish, status: str, reason: str
+) -> None:
+    """Close a run that did not end by itself: answer open calls, record, tell the clients."""
+    with contextlib.suppress(Exception):
+        await _close_after_exception(run, status, reason)
+    for ev in (
+        event("error", kind=status, message=reason),
+        event("run_finished", status=status),
+    ):
+        with contextlib.suppress(Exception):
+            await _persist(run, ev, [])
+        with contextlib.suppress(Exception):
+            await publish(ev)
+    run.status = status
+
+
+def event_changes_tasks(event: Event) -> bool:
+    return event.type == "tool_result" and event.payload.get("name") in MUTATING_TOOLS and not (
+        event.payload.get("error")
+    )
+
+

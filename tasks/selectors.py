@@ -1,0 +1,73 @@
+"""Reads, and the ownership gate: every query here is scoped to the requesting user."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .models import AgentRun, Conversation, Message, RunStep, Task
+
+
+def conversation_list(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(owner_id=user.pk).order_by("-updated_at")
+
+
+def conversation_for_user(
+    *, user: AbstractBaseUser | AnonymousUser, conversation_id: int
+) -> Conversation | None:
+    """The conversation if `user` owns it; None for anyone else (no hint that it exists)."""
+    if not user.is_authenticated:
+        return None
+    return Conversation.objects.filter(pk=conversation_id, owner_id=user.pk).first()
+
+
+def conversation_get_or_404(*, user: AbstractBaseUser, conversation_id: int) -> Conversation:
+    conversation = conversation_for_user(user=user, conversation_id=conversation_id)
+    if conversation is None:
+        raise Http404("No such conversation")
+    return conversation
+
+
+def transcript(*, conversation: Conversation) -> QuerySet[Message]:
+    """Messages a person reads: user and assistant text, not tool plumbing."""
+    return (
+        conversation.messages.filter(role__in=["user", "assistant"])
+        .exclude(role="assistant", content="", abandoned=False)
+        .order_by("id")
+    )
+
+
+def runs_with_steps(*, conversation: Conversation) -> list[AgentRun]:
+    runs = list(conversation.runs.order_by("started_at", "id").prefetch_related("steps"))
+    return runs
+
+
+def steps_after(*, conversation: Conversation, after_step_id: int) -> QuerySet[RunStep]:
+    """Steps persisted after a client's last seen step: how a reconnecting page catches up."""
+    return (
+        RunStep.objects.filter(run__conversation=conversation, pk__gt=after_step_id)
+        .select_related("run")
+        .order_by("pk")
+    )
+
+
+def task_list(*, user: AbstractBaseUser, status: str = "open") -> QuerySet[Task]:
+    tasks = Task.objects.filter(owner_id=user.pk)
+    if status != "all":
+        tasks = tasks.filter(status=status)
+    return tasks.order_by("due_date", "id")
+
+
+def run_for_user(*, user: AbstractBaseUser, run_id: int) -> AgentRun:
+    run = (
+        AgentRun.objects.select_related("conversation")
+        .filter(pk=run_id)
+        .filter(conversation__owner_id=user.pk)
+        .first()
+    )
+    if run is None and getattr(user, "is_staff", False):
+        run = AgentRun.objects.select_related("conversation").filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run")
+    return run

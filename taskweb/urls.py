@@ -1,0 +1,12 @@
+"""Top-level URLs: the admin, login/logout, and the tasks app."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("tasks.urls")),
+]
