@@ -1,0 +1,308 @@
+"""The one HTTP edge shared by the network backends (Ollama, OpenAI-compatible servers).
+
+Everything that can go wrong on the wire is turned into the `errors.py` taxonomy here, once,
+so backends only speak their protocol. The API key is read from its environment variable at
+request time and sent per request: it never sits on the client, in a repr, an event or an
+error message (`redact` scrubs it from server replies that echo it back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import re
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from ..errors import (
+    BackendError,
+    BackendHTTPError,
+    BackendProtocolError,
+    BackendTimeout,
+    BackendUnavailable,
+    ContextTooLong,
+    ModelNotFound,
+)
+from ..specs import BackendConfig
+
+_CONTEXT_PATTERNS = re.compile(
+    r"context[_ ]length|maximum context|context window|exceeds? the context|"
+    r"too many tokens|n_ctx|prompt is too long|input is too long",
+    re.IGNORECASE,
+)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def error_message(body: str) -> str:
+    """The human part of an error body: Ollama's `{"error": str}`, OpenAI's nested object."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip()[:300]
+    if isinstance(data, dict):
+        err = data.get("error", data.get("detail", data.get("message")))
+        if isinstance(err, dict):
+            err = err.get("message") or err.get("code") or json.dumps(err)
+        if err is not None:
+            return str(err)[:300]
+    return body.strip()[:300]
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    *,
+    backend: str,
+    retry_after: float | None = None,
+    not_found_hint: str = "",
+) -> BackendError:
+    """Map an HTTP error status (or an in-stream error) onto the taxonomy."""
+    text = f"{backend}: HTTP {status}: {message}" if status else f"{backend}: {message}"
+    if _CONTEXT_PATTERNS.search(message):
+        return ContextTooLong(text, status=status or 400, backend=backend)
+    if status == 404 and "model" in message.lower():
+        hint = f" ({not_found_hint})" if not_found_hint else ""
+        return ModelNotFound(f"{text}{hint}", backend=backend)
+    if not status:
+        return BackendProtocolError(text, backend=backend)
+    return BackendHTTPError(text, status=status, retry_after=retry_after, backend=backend)
+
+
+async def aiter_ndjson(lines: AsyncIterable[str], *, backend: str = "") -> AsyncIterator[Any]:
+    """Parse newline-delimited JSON (Ollama's streaming format), skipping blank lines."""
+    async for line in lines:
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except ValueError:
+            raise BackendProtocolError(
+                f"{backend}: malformed JSON line in stream: {line[:120]!r}", backend=backend
+            ) from None
+
+
+@dataclass(frozen=True)
+class SSEEvent:
+    data: str
+    event: str = "message"
+
+
+async def aiter_sse(lines: AsyncIterable[str]) -> AsyncIterator[SSEEvent]:
+    """Server-sent events: `data:` lines joined until a blank line; comments ignored."""
+    data: list[str] = []
+    event = "message"
+    async for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line:
+            if data:
+                yield SSEEvent("\n".join(data), event)
+            data, event = [], "message"
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            event = value
+    if data:  # a stream that ends without the final blank line still delivers its event
+        yield SSEEvent("\n".join(data), event)
+
+
+class HttpEdge:
+    """One pooled `httpx.AsyncClient` per backend, with timeouts and error mapping.
+
+    Timeouts: `connect` bounds opening the connection; `first_token` bounds the wait for the
+    response headers and its first line (a cold model may load first); `total` bounds the
+    whole answer. Between lines the remaining total applies.
+    """
+
+    def __init__(
+        self,
+        config: BackendConfig,
+        *,
+        not_found_hint: Callable[[], str] | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name or config.spec()
+        self._not_found_hint = not_found_hint or (lambda: "")
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"<HttpEdge {self.name} {self.config.base_url}>"
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """Created on first use and kept; rebuilt only if the event loop changed (tests)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            t = self.config.timeouts
+            self._client = httpx.AsyncClient(
+                base_url=self.config.base_url,
+                timeout=httpx.Timeout(t.total, connect=t.connect, pool=t.connect),
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+            self._loop = loop
+        return self._client
+
+    def _api_key(self) -> str:
+        env = self.config.api_key_env
+        return os.environ.get(env, "") if env else ""
+
+    def headers(self) -> dict[str, str]:
+        headers = dict(self.config.headers)
+        key = self._api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def redact(self, text: str) -> str:
+        key = self._api_key()
+        return text.replace(key, "***") if key else text
+
+    def _transport_error(self, exc: Exception, *, started: bool) -> BackendError:
+        detail = self.redact(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        t = self.config.timeouts
+        if isinstance(exc, httpx.ConnectTimeout):
+            return BackendTimeout(
+                f"{self.name}: no connection within {t.connect}s", backend=self.name
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return BackendTimeout(f"{self.name}: timed out ({detail})", backend=self.name)
+        if started:
+            return BackendProtocolError(
+                f"{self.name}: stream broke off ({detail})", backend=self.name
+            )
+        return BackendUnavailable(
+            f"{self.name}: cannot reach {self.config.base_url} ({detail})", backend=self.name
+        )
+
+    async def _raise_for_status(self, response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        body = (await response.aread()).decode("utf-8", "replace")
+        raise error_for_status(
+            response.status_code,
+            self.redact(error_message(body)),
+            backend=self.name,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            not_found_hint=self._not_found_hint(),
+        )
+
+    def stream_error(self, message: str) -> BackendError:
+        """An `{"error": ...}` sent inside a 200 stream, mapped like a status would be."""
+        status = 404 if "not found" in message.lower() else 0
+        return error_for_status(
+            status,
+            self.redact(message),
+            backend=self.name,
+            not_found_hint=self._not_found_hint(),
+        )
+
+    async def _deadline(self, awaitable: Any, seconds: float, what: str) -> Any:
+        try:
+            async with asyncio.timeout(max(seconds, 0.001)):
+                return await awaitable
+        except TimeoutError:
+            raise BackendTimeout(f"{self.name}: {what}", backend=self.name) from None
+
+    async def request_json(self, method: str, path: str, body: Any = None) -> Any:
+        """A non-streaming call; the whole answer must arrive within `first_token`+`total`."""
+        t = self.config.timeouts
+        request = self.client.build_request(method, path, json=body, headers=self.headers())
+        try:
+            response = await self._deadline(
+                self.client.send(request), min(t.first_token, t.total), "no answer in time"
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, started=False) from None
+        try:
+            await self._raise_for_status(response)
+            raw = await response.aread()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, started=True) from None
+        finally:
+            await response.aclose()
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise BackendProtocolError(
+                f"{self.name}: malformed JSON answer: {raw[:120]!r}", backend=self.name
+            ) from None
+
+    @asynccontextmanager
+    async def stream_lines(self, path: str, body: Any) -> AsyncIterator[AsyncIterator[str]]:
+        """POST `body` and yield the answer's lines, guarded by the timeouts.
+
+        Leaving the block closes the response, so a cancelled run stops the server too.
+        """
+        t = self.config.timeouts
+        started = time.monotonic()
+        request = self.client.build_request("POST", path, json=body, headers=self.headers())
+        try:
+            response: httpx.Response = await self._deadline(
+                self.client.send(request, stream=True),
+                min(t.first_token, t.total),
+                f"no first byte within {min(t.first_token, t.total)}s",
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, started=False) from None
+        try:
+            await self._raise_for_status(response)
+            yield self._guard(response.aiter_lines(), started)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, started=True) from None
+        finally:
+            await response.aclose()
+
+    async def _guard(self, lines: AsyncIterator[str], started: float) -> AsyncIterator[str]:
+        t = self.config.timeouts
+        first = True
+        while True:
+            remaining = t.total - (time.monotonic() - started)
+            limit = min(t.first_token, remaining) if first else remaining
+            what = (
+                f"no first byte within {t.first_token}s"
+                if first and t.first_token <= remaining
+                else f"answer took longer than {t.total}s"
+            )
+            try:
+                line = await self._deadline(anext(lines), limit, what)
+            except StopAsyncIteration:
+                return
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc, started=True) from None
+            first = False
+            yield line
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

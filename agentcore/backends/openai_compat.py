@@ -1,0 +1,126 @@
+"""OpenAI-compatible chat completions: OpenAI, LiteLLM, vLLM, llama.cpp's server, and kin.
+
+Streams `/v1/chat/completions` over SSE with `stream_options.include_usage`. Some servers
+(llama-cpp-python's with `chatml-function-calling`) answer a streamed tool request with an
+empty or unterminated stream; then, and only if nothing was yielded yet, the call is made once
+more with `stream=false`, and a `stream_retry` notice says so in the trace.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import BackendProtocolError, ModelNotFound
+from ..specs import BackendConfig
+from ._http import HttpEdge, aiter_sse
+from .base import Backend, Chunk, ModelRequest, NoticeChunk
+from .wire import StreamDecoder, chat_body, completion_chunks, info_from_config
+
+
+class OpenAICompatBackend(Backend):
+    """A model behind any `/v1/chat/completions` endpoint; the key comes from an env var."""
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.config = config
+        self.info = info_from_config(config)
+        self.http = HttpEdge(config, not_found_hint=self._not_found_hint)
+
+    @classmethod
+    def from_config(cls, config: BackendConfig) -> OpenAICompatBackend:
+        return cls(config)
+
+    def _not_found_hint(self) -> str:
+        return f"the server has no model {self.config.model!r}; GET /v1/models lists its models"
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        decoder = StreamDecoder()
+        done = False
+        body = chat_body(request, model=self.config.model, stream=True)
+        async with self.http.stream_lines("/chat/completions", body) as lines:
+            async for event in aiter_sse(lines):
+                if event.data.strip() == "[DONE]":
+                    done = True
+                    break
+                data = self._decode(event.data)
+                for chunk in decoder.feed(data):
+                    yield chunk
+        if decoder.produced_output and (done or decoder.finish_reason):
+            for chunk in decoder.finish(request):
+                yield chunk
+            return
+        if decoder.text:
+            raise BackendProtocolError(
+                f"{self.info.name}: stream ended before the answer was complete",
+                backend=self.info.name,
+            )
+        reason = self._retry_reason(decoder, done)
+        yield NoticeChunk(
+            notice="stream_retry",
+            backend=self.info,
+            reason=reason,
+            data={"chunks": decoder.chunks_seen},
+        )
+        answer = await self.http.request_json(
+            "POST", "/chat/completions", chat_body(request, model=self.config.model, stream=False)
+        )
+        if not isinstance(answer, dict):
+            raise BackendProtocolError(
+                f"{self.info.name}: answer is not a JSON object", backend=self.info.name
+            )
+        self._raise_embedded_error(answer)
+        for chunk in completion_chunks(answer, request):
+            yield chunk
+
+    @staticmethod
+    def _retry_reason(decoder: StreamDecoder, done: bool) -> str:
+        if decoder.chunks_seen == 0:
+            return "empty stream; retrying without streaming"
+        if decoder.partials:
+            return "stream ended inside a tool call; retrying without streaming"
+        if not done and not decoder.finish_reason:
+            return "unterminated stream with no content; retrying without streaming"
+        return "stream carried no content; retrying without streaming"
+
+    def _decode(self, data: str) -> dict[str, Any]:
+        try:
+            value = json.loads(data)
+        except ValueError:
+            raise BackendProtocolError(
+                f"{self.info.name}: malformed JSON in SSE stream: {data[:120]!r}",
+                backend=self.info.name,
+            ) from None
+        if not isinstance(value, dict):
+            raise BackendProtocolError(
+                f"{self.info.name}: SSE data is not an object", backend=self.info.name
+            )
+        self._raise_embedded_error(value)
+        return value
+
+    def _raise_embedded_error(self, value: dict[str, Any]) -> None:
+        error = value.get("error")
+        if error:
+            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            raise self.http.stream_error(message)
+
+    async def list_models(self) -> list[str]:
+        answer = await self.http.request_json("GET", "/models")
+        data = answer.get("data", []) if isinstance(answer, dict) else []
+        return [str(m.get("id")) for m in data if isinstance(m, dict)]
+
+    async def check_model(self) -> None:
+        """Raise `ModelNotFound` unless `/v1/models` lists the model (an empty list passes)."""
+        models = await self.list_models()
+        if models and self.config.model not in models:
+            raise ModelNotFound(
+                f"{self.info.name}: model {self.config.model!r} is not served here; "
+                f"available: {', '.join(models[:10])}",
+                backend=self.info.name,
+            )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+__all__ = ["OpenAICompatBackend"]
