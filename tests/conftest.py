@@ -1,0 +1,46 @@
+"""Shared fixtures: personas, scripted backends registered by name, websocket clients."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+(Path(__file__).resolve().parent.parent / ".local").mkdir(exist_ok=True)
+
+
+def require(flag: str, reason: str) -> None:
+    """Skip with `reason`, or fail when CI set `flag` to say this must run."""
+    if os.environ.get(flag) == "1":
+        pytest.fail(f"{reason} (required because {flag}=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="alice-pw-123!")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password="bob-pw-123!")
+
+
+@pytest.fixture
+def scripted_route():
+    """Register backends under unique names for a test; yields a function name → backend."""
+    from tasks.backend_routes import register_backend, unregister_backend
+
+    names: list[str] = []
+
+    def add(backend) -> str:
+        name = f"scripted-{uuid.uuid4().hex[:8]}"
+        register_backend(name, backend)
+        names.append(name)
+        return name
+
+    yield add
+    for name in names:
+        unregister_backend(name)
