@@ -1,0 +1,154 @@
+"""The agent loop with scripted backends: events, validation round trips, limits, approval."""
+
+from __future__ import annotations
+
+from agentcore.backends.base import TextDelta, UsageChunk
+from agentcore.loop import Agent
+from agentcore.messages import Message, ToolCall
+from agentcore.testing import ScriptedBackend
+from agentcore.tools import Tool, ToolSet
+
+CREATED: list[str] = []
+
+
+def create_task(title: str) -> dict:
+    """Create a task."""
+    CREATED.append(title)
+    return {"id": len(CREATED), "title": title}
+
+
+def delete_task(task_id: int) -> dict:
+    """Delete a task."""
+    return {"deleted": task_id}
+
+
+def tools():
+    return ToolSet.of(
+        [Tool.from_function(create_task), Tool.from_function(delete_task, requires_approval=True)]
+    )
+
+
+async def run(backend, text="hi", **kwargs):
+    messages = [Message(role="user", content=text)]
+    events = [e async for e in Agent(backend=backend, tools=tools()).run(messages, run_id="r", **kwargs)]
+    return events, messages
+
+
+def types(events, skip=("token",)):
+    return [e.type for e in events if e.type not in skip]
+
+
+async def test_a_tool_turn_produces_the_documented_event_sequence():
+    backend = ScriptedBackend([ToolCall(id="c1", name="create_task", arguments={"title": "Milk"}), "Added."])
+    events, messages = await run(backend)
+    assert types(events) == [
+        "run_started", "model_request", "model_response", "tool_call", "tool_result",
+        "model_request", "model_response", "final", "run_finished",
+    ]  # fmt: skip
+    assert events[-1].payload["status"] == "completed"
+    assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant"]
+    assert backend.calls[1].messages[-1].role == "tool"
+    backend.assert_complete()
+
+
+async def test_invalid_arguments_go_back_to_the_model_which_can_correct_itself():
+    backend = ScriptedBackend(
+        [
+            ToolCall(id="c1", name="create_task", arguments={"name": "Milk"}),
+            ToolCall(id="c2", name="create_task", arguments={"title": "Milk"}),
+            "Added.",
+        ]
+    )
+    events, _ = await run(backend)
+    results = [e for e in events if e.type == "tool_result"]
+    assert results[0].payload["error"] and "title" in results[0].payload["content"]
+    assert results[1].payload["error"] is None
+    assert "Invalid arguments" in backend.calls[1].messages[-1].content
+    assert events[-1].payload["tool_errors"] == 1
+
+
+async def test_an_unknown_tool_is_answered_with_an_error_not_a_crash():
+    backend = ScriptedBackend([ToolCall(id="c1", name="launch_rocket", arguments={}), "Sorry."])
+    events, _ = await run(backend)
+    result = next(e for e in events if e.type == "tool_result")
+    assert "Unknown tool" in result.payload["content"]
+    assert events[-1].payload["status"] == "completed"
+
+
+async def test_a_tool_call_written_as_text_is_recovered_and_marked():
+    backend = ScriptedBackend(['{"tool": "create_task", "arguments": {"title": "Stamps"}}', "Done."])
+    events, messages = await run(backend)
+    call = next(e for e in events if e.type == "tool_call")
+    assert call.payload["recovered"] is True
+    assert call.payload["arguments"] == {"title": "Stamps"}
+    tokens = "".join(e.payload["text"] for e in events if e.type == "token")
+    assert "create_task" not in tokens, "the call's JSON must not stream to the user as text"
+    assert messages[1].tool_calls[0].name == "create_task"
+
+
+async def test_the_step_limit_stops_a_looping_model():
+    backend = ScriptedBackend(lambda req, info: ToolCall(id=f"c{info.index}", name="create_task", arguments={"title": "x"}))
+    messages = [Message(role="user", content="loop")]
+    agent = Agent(backend=backend, tools=tools(), max_steps=3)
+    events = [e async for e in agent.run(messages, run_id="r")]
+    assert len(backend.calls) == 3
+    error = next(e for e in events if e.type == "error")
+    assert error.payload["kind"] == "step_limit"
+    assert events[-1].payload["status"] == "failed"
+    asked = {c.id for m in messages for c in m.tool_calls}
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    assert asked == answered
+
+
+async def test_without_an_approver_destructive_calls_are_rejected():
+    backend = ScriptedBackend([ToolCall(id="d", name="delete_task", arguments={"task_id": 1}), "Ok."])
+    events, messages = await run(backend)
+    decision = next(e for e in events if e.type == "approval_decision")
+    assert decision.payload["decision"] == "reject"
+    assert "rejected" in messages[2].content
+
+
+async def test_an_approved_call_runs():
+    async def yes(call):
+        return True
+
+    backend = ScriptedBackend([ToolCall(id="d", name="delete_task", arguments={"task_id": 1}), "Ok."])
+    events, _ = await run(backend, approve=yes)
+    result = next(e for e in events if e.type == "tool_result")
+    assert result.payload["value"] == {"deleted": 1}
+
+
+async def test_usage_and_cost_are_summed_per_run():
+    from decimal import Decimal
+
+    from agentcore.backends.base import BackendInfo
+
+    info = BackendInfo(name="paid", kind="scripted", model="m", locality="cloud",
+                       price_in_per_mtok=Decimal("0.15"), price_out_per_mtok=Decimal("0.60"))
+    backend = ScriptedBackend(
+        [[TextDelta("Hello"), UsageChunk(500, 200)]], info=info
+    )
+    events, _ = await run(backend)
+    response = next(e for e in events if e.type == "model_response")
+    assert response.payload["input_tokens"] == 500
+    assert Decimal(response.payload["cost"]) == Decimal("0.000195")
+    assert events[-1].payload["cost"] == "0.000195"
+    assert events[-1].payload["answered_by"] == "paid"
+
+
+async def test_tokens_stream_before_the_final_event():
+    backend = ScriptedBackend(["one two three"])
+    events, _ = await run(backend)
+    token_text = "".join(e.payload["text"] for e in events if e.type == "token")
+    assert token_text == "one two three"
+    assert types(events, skip=())[-2:] == ["final", "run_finished"]
+
+
+async def test_the_system_prompt_gives_the_agent_clock_date():
+    import datetime as dt
+
+    backend = ScriptedBackend(["ok"])
+    agent = Agent(backend=backend, tools=tools(), clock=lambda: dt.datetime(2026, 11, 24, 9))
+    [e async for e in agent.run([Message(role="user", content="hi")], run_id="r")]
+    assert "Tuesday 2026-11-24" in backend.calls[0].messages[0].content
+    assert backend.calls[0].now == dt.datetime(2026, 11, 24, 9)
