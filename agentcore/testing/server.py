@@ -114,6 +114,7 @@ class ScriptedServer:
 
     def _run(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         self._loop = loop
         server = loop.run_until_complete(
             asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=2048)
@@ -123,12 +124,15 @@ class ScriptedServer:
         try:
             loop.run_forever()
         finally:
-            server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*self._tasks, return_exceptions=True))
-            loop.run_until_complete(server.wait_closed())
+            loop.run_until_complete(self._shutdown(server))
             loop.close()
+
+    async def _shutdown(self, server: asyncio.Server) -> None:
+        server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await server.wait_closed()
 
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None:
@@ -192,6 +196,7 @@ class ScriptedServer:
         self.requests.append(record)
         response = await self._dispatch(record)
         if response is None:  # `refuse`, or a stall with nothing after it
+            record.duration = time.monotonic() - record.started
             writer.close()
             return False
         await self._write(writer, response, truncate=record.fault == "truncate_stream")
