@@ -157,7 +157,7 @@ class RetryPolicy:
         if action != "retry":
             return RetryDecision(action=action)
         if retry > self.max_retries:
-            return RetryDecision(action="fallback", why=f"{self.max_retries} retries spent")
+            return RetryDecision(action="fallback", why="no retries left")
         if not last_resort and not self.retry_connect_failures and is_connect_failure(error):
             return RetryDecision(action="fallback", why="nothing is listening")
         retry_after = getattr(error, "retry_after", None)

@@ -261,7 +261,7 @@ class FallbackBackend(Backend):
                 info,
                 reason=(
                     f"{describe(error, info.name)}; retry {attempt}/{self.retry.max_retries} "
-                    f"in {decision.delay_s:.1f}s{source}"
+                    f"in {round(decision.delay_s, 2):g}s{source}"
                 ),
                 data={
                     "attempt": attempt,
