@@ -22,7 +22,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, cast
 
-from ..breaker import CircuitBreaker, default_breaker, iso
+from ..breaker import BreakerSnapshot, CircuitBreaker, default_breaker, iso
 from ..errors import BackendError, BackendTimeout, ConfigError
 from ..retry import RetryPolicy, counts_against_breaker, describe
 from .base import Backend, BackendInfo, Chunk, ModelRequest, NoticeChunk, TextDelta
@@ -116,6 +116,10 @@ class FallbackBackend(Backend):
     @property
     def breaker(self) -> CircuitBreaker:
         return self._breaker if self._breaker is not None else default_breaker()
+
+    async def breaker_snapshots(self) -> list[BreakerSnapshot]:
+        """Breaker state of every backend in the chain, in order (for agent_doctor and the page)."""
+        return await self.breaker.snapshot_all([b.info.name for b in self.backends])
 
     def with_policy(self, policy: Policy | None) -> FallbackBackend:
         """The same chain under another privacy policy (e.g. for a local-only conversation)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 
 import pytest
@@ -17,6 +18,7 @@ from agentcore.backends.base import (
     UsageChunk,
 )
 from agentcore.backends.fallback import FallbackBackend, NoBackendAvailable
+from agentcore.backends.ollama import OllamaBackend
 from agentcore.breaker import CircuitBreaker, InMemoryBreakerStore
 from agentcore.errors import (
     BackendError,
@@ -29,7 +31,10 @@ from agentcore.errors import (
 from agentcore.loop import Agent
 from agentcore.messages import Message
 from agentcore.retry import RetryPolicy
+from agentcore.specs import parse_spec, with_name
 from agentcore.testing import ScriptedBackend, UnexpectedBackendCall
+from agentcore.testing.faults import rate_limit, truncate_stream
+from agentcore.testing.server import ScriptedServer
 from agentcore.tools import ToolSet
 
 REQUEST = ModelRequest(messages=[Message(role="user", content="add buy milk")], tools=[])
@@ -195,6 +200,17 @@ async def test_the_breaker_opens_after_three_failures_and_skips_the_backend_with
     assert text(chunks) == "back again"
     assert len(a.calls) == 4
     assert (await breaker.snapshot("a")).state == "closed"
+
+
+async def test_the_chain_reports_the_breaker_of_each_of_its_backends():
+    a = scripted("a", [BackendHTTPError(status=503)] * 3)
+    fallback = chain(a, scripted("b", ["ok"]))
+    await collect(fallback)
+    snapshots = await fallback.breaker_snapshots()
+    assert [(s.name, s.state, s.failures) for s in snapshots] == [
+        ("a", "open", 3),
+        ("b", "closed", 0),
+    ]
 
 
 async def test_a_failed_half_open_trial_is_not_retried_and_reopens_the_breaker():
@@ -426,3 +442,51 @@ async def test_through_the_agent_loop_a_chain_that_fails_everywhere_ends_the_run
     assert error.payload["backend"] == "gpt"
     assert error.payload["message"].startswith("all backends failed: unavailable from ollama")
     assert events[-1].payload["status"] == "failed"
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ollama(name, url):
+    return OllamaBackend.from_config(with_name(parse_spec(f"ollama:task-api-model@{url}"), name))
+
+
+async def test_over_the_wire_a_refused_connection_falls_back_within_50_ms():
+    async with ScriptedServer(["Warm-up.", "Hello!"]) as server:
+        dead = ollama("dead", f"http://127.0.0.1:{closed_port()}")
+        live = ollama("live", server.url)
+        await collect(chain(dead, live))  # backends are long-lived: their clients are warm
+        fallback = chain(dead, live, sleep=asyncio.sleep)
+        started = time.perf_counter()
+        reached = None
+        chunks = []
+        async for chunk in fallback.stream(REQUEST):
+            chunks.append(chunk)
+            if isinstance(chunk, NoticeChunk) and chunk.backend.name == "live" and reached is None:
+                reached = time.perf_counter() - started
+        await fallback.aclose()
+    assert notices(chunks) == [("attempt", "dead"), ("fallback", "dead"), ("attempt", "live")]
+    assert "nothing is listening; falling back to live" in chunks[1].reason
+    assert text(chunks) == "Hello!"
+    assert reached is not None and reached < 0.05
+
+
+async def test_over_the_wire_a_429_retry_after_is_honoured_and_a_truncated_stream_abandoned():
+    script = [rate_limit(retry_after=3), truncate_stream("Half an answer that breaks")]
+    async with ScriptedServer(script) as server, ScriptedServer(["Whole answer."]) as other:
+        fallback = chain(ollama("first", server.url), ollama("second", other.url))
+        chunks = await collect(fallback)
+        await fallback.aclose()
+    assert notices(chunks) == [
+        ("attempt", "first"),
+        ("retry", "first"),
+        ("attempt", "first"),
+        ("abandon", "first"),
+        ("fallback", "first"),
+        ("attempt", "second"),
+    ]
+    assert fallback.sleep.delays == [3.0]
+    assert text(chunks).endswith("Whole answer.")
