@@ -24,6 +24,7 @@ FaultKind = Literal[
     "malformed_json",
     "tool_call_in_text",
     "empty_stream",
+    "stream_error",
 ]
 
 
@@ -88,6 +89,11 @@ def tool_call_in_text(turn: Turn) -> Fault:
 def empty_stream() -> Fault:
     """Answer 200 with an empty body (llama-cpp-python's server does this for some tool calls)."""
     return Fault(kind="empty_stream")
+
+
+def stream_error(message: str, turn: Turn = "Partial answer") -> Fault:
+    """HTTP 200, part of the answer, then an in-stream error object (Ollama does this)."""
+    return Fault(kind="stream_error", message=message, turn=turn)
 
 
 def fault_for_exception(exc: Exception) -> Fault:

@@ -172,6 +172,8 @@ class ScriptedServer:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:  # shutdown; asyncio would log a cancelled handler
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -264,6 +266,10 @@ class ScriptedServer:
             return self._json(wire.models_body(self.models or ["scripted"]))
         if path not in CHAT_PATHS:
             return self._json(wire.error_body(protocol, 404, f"no route {path}"), status=404)
+        model = str(body.get("model", ""))
+        if protocol == "ollama" and self.models is not None and model not in self._model_names():
+            message = f'model "{model}" not found, try pulling it first'
+            return self._json(wire.error_body(protocol, 404, message), status=404)
         entry = await self._next_entry(record)
         if isinstance(entry, Exception):
             entry = fault_for_exception(entry)
@@ -283,10 +289,6 @@ class ScriptedServer:
             return self._json(
                 wire.error_body(protocol, fault.status, message), fault.status, headers
             )
-        model = str(body.get("model", ""))
-        if protocol == "ollama" and self.models is not None and model not in self._model_names():
-            message = f'model "{model}" not found, try pulling it first'
-            return self._json(wire.error_body(protocol, 404, message), status=404)
         turn: Turn = fault.turn if fault is not None and fault.turn is not None else ""
         if fault is not None and fault.kind == "empty_stream":
             return _Response(frames=[]) if body.get("stream", protocol == "ollama") else _Response()
@@ -302,38 +304,43 @@ class ScriptedServer:
     ) -> _Response:
         body = record.body or {}
         protocol = wire.protocol_of(record.path)
-        if fault is not None and fault.kind == "tool_call_in_text":
+        kind = fault.kind if fault is not None else None
+        if kind == "tool_call_in_text":
             chunks = wire.calls_as_text(chunks)
         request = wire.model_request_from_wire(record.path, body)
         usage = wire.usage_for(request, chunks) if self.report_usage else None
         model = str(body.get("model", ""))
-        malformed = fault is not None and fault.kind == "malformed_json"
         if protocol == "ollama":
-            lines = wire.ollama_lines(
+            frames = wire.ollama_lines(
                 chunks,
                 model=model,
                 generate=record.path == "/api/generate",
                 usage=usage,
                 elapsed=time.monotonic() - record.started,
             )
-            if malformed:
-                lines.insert(
-                    len(lines) // 2, b'{"model": "' + model.encode() + b'", "message": {\n'
-                )
-            if body.get("stream", True):
-                return _Response(frames=lines, content_type="application/x-ndjson")
-            if malformed:
-                return _Response(body=b"{broken")
-            return self._json(wire.ollama_whole(lines))
-        if body.get("stream"):
+            streamed, content_type = bool(body.get("stream", True)), "application/x-ndjson"
+            broken, prefix, suffix = (
+                b'{"model": "' + model.encode() + b'", "message": {',
+                b"",
+                b"\n",
+            )
+        else:
             include = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = wire.openai_sse(chunks, model=model, usage=usage, include_usage=include)
-            if malformed:
-                events.insert(len(events) // 2, b'data: {"id": "chatcmpl-broken", \n\n')
-            return _Response(frames=events, content_type="text/event-stream")
-        if malformed:
-            return _Response(body=b'{"id": "chatcmpl-broken", "choices": [')
-        return self._json(wire.openai_completion(chunks, model=model, usage=usage))
+            frames = wire.openai_sse(chunks, model=model, usage=usage, include_usage=include)
+            streamed, content_type = bool(body.get("stream")), "text/event-stream"
+            broken, prefix, suffix = b'{"id": "chatcmpl-broken", "choices": [', b"data: ", b"\n\n"
+        if not streamed:
+            if kind == "malformed_json":
+                return _Response(body=broken)
+            if protocol == "ollama":
+                return self._json(wire.ollama_whole(frames))
+            return self._json(wire.openai_completion(chunks, model=model, usage=usage))
+        if kind == "malformed_json":
+            frames.insert(len(frames) // 2, prefix + broken + suffix)
+        if kind == "stream_error" and fault is not None:
+            error = json.dumps(wire.error_body(protocol, 500, fault.message)).encode()
+            frames[len(frames) // 2 :] = [prefix + error + suffix]
+        return _Response(frames=frames, content_type=content_type)
 
     @staticmethod
     def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> _Response:
