@@ -140,10 +140,13 @@ class Admission:
     """Whether a request may go to a backend now, and if not, why."""
 
     allowed: bool
+    """False: skip the backend without connecting."""
     trial: bool = False
     """True when this request is the one half-open trial."""
     reason: str = ""
+    """Why not, for the skip notice: "circuit open until <ISO time>"."""
     open_until: float | None = None
+    """Epoch seconds when the cooldown ends, for a refused admission."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,11 +154,14 @@ class BreakerSnapshot:
     """One backend's breaker as agent_doctor and the stats page show it."""
 
     name: str
+    """The backend's name, the key the breaker counts by."""
     state: BreakerState
     failures: int
+    """Consecutive failed attempts since the last success."""
     open_until: datetime | None
     """UTC end of the current cooldown, or None when the breaker has not opened."""
     last_error: str = ""
+    """The last counted failure, as the fallback notice described it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -262,7 +268,11 @@ def default_breaker() -> CircuitBreaker:
     return _default
 
 
-def set_default_breaker(breaker: CircuitBreaker) -> None:
-    """Install the process-wide breaker, e.g. one on a Redis store at app start-up."""
+def set_default_breaker(breaker: CircuitBreaker | None) -> None:
+    """Install the process-wide breaker, e.g. one on a Redis store at app start-up.
+
+    None forgets it, so the next `default_breaker()` is a fresh in-process one: a test
+    fixture's way to keep one test's outages from skipping backends in the next.
+    """
     global _default
     _default = breaker

@@ -11,6 +11,8 @@ seconds), not Redis's, so that tests can drive them.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 import redis.asyncio as redis
@@ -73,20 +75,25 @@ class RedisBreakerStore:
         *,
         prefix: str = "taskweb:breaker:",
         record_ttl_s: float = 86400.0,
-        owns_client: bool = False,
+        url: str | None = None,
     ) -> None:
         """Wrap a client (created with `decode_responses=True`).
 
         Args:
-            client: a `redis.asyncio.Redis`; bound to the event loop it is first used on.
+            client: a `redis.asyncio.Redis`. Its connections belong to the event loop that
+                first uses them, so a client given here must stay on one loop (daphne's).
             prefix: key namespace, so tests and deployments can share a database safely.
             record_ttl_s: a record untouched this long expires (the backend is presumed well).
-            owns_client: `aclose()` closes the client too (set by `from_url`).
+            url: set by `from_url`: then each event loop gets its own client from this URL,
+                which management commands that run several `asyncio.run`s need.
         """
         self.client = client
         self.prefix = prefix
         self.record_ttl_ms = int(record_ttl_s * 1000)
-        self.owns_client = owns_client
+        self.url = url
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.Redis] = (
+            weakref.WeakKeyDictionary()
+        )
         self._names_key = f"{prefix}names"
         self._record_failure = client.register_script(_RECORD_FAILURE)
         self._claim_trial = client.register_script(_CLAIM_TRIAL)
@@ -94,26 +101,35 @@ class RedisBreakerStore:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisBreakerStore:
-        """A store on its own connection pool, e.g. `from_url(os.environ["REDIS_URL"])`."""
-        client = redis.Redis.from_url(url, decode_responses=True)
-        return cls(client, owns_client=True, **options)
+        """A store that opens its own connections, e.g. `from_url(os.environ["REDIS_URL"])`."""
+        return cls(redis.Redis.from_url(url, decode_responses=True), url=url, **options)
+
+    def _conn(self) -> redis.Redis:
+        if self.url is None:
+            return self.client
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = redis.Redis.from_url(self.url, decode_responses=True)
+        return client
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}b:{name}"
 
     async def load(self, name: str) -> BreakerRecord:
-        values = await self.client.hmget(self._key(name), list(_FIELDS))
+        values = await self._conn().hmget(self._key(name), list(_FIELDS))
         return _record(list(values))
 
     async def names(self) -> list[str]:
         """Names with a live record (expired records are dropped from the set on the way)."""
-        members = sorted(str(m) for m in await self.client.smembers(self._names_key))
+        client = self._conn()
+        members = sorted(str(m) for m in await client.smembers(self._names_key))
         live: list[str] = []
         for name in members:
-            if await self.client.exists(self._key(name)):
+            if await client.exists(self._key(name)):
                 live.append(name)
             else:
-                await self.client.srem(self._names_key, name)
+                await client.srem(self._names_key, name)
         return live
 
     async def record_failure(
@@ -122,32 +138,37 @@ class RedisBreakerStore:
         values = await self._record_failure(
             keys=[self._key(name), self._names_key],
             args=[threshold, repr(now + cooldown_s), error, self.record_ttl_ms, name],
+            client=self._conn(),
         )
         return _record(list(values))
 
     async def record_success(self, name: str) -> None:
-        await self.client.delete(self._key(name))
-        await self.client.srem(self._names_key, name)
+        client = self._conn()
+        await client.delete(self._key(name))
+        await client.srem(self._names_key, name)
 
     async def claim_trial(self, name: str, *, now: float, lease_s: float) -> bool:
         claimed = await self._claim_trial(
-            keys=[self._key(name)], args=[repr(now), repr(now + lease_s)]
+            keys=[self._key(name)], args=[repr(now), repr(now + lease_s)], client=self._conn()
         )
         return bool(int(claimed))
 
     async def release_trial(self, name: str) -> None:
-        await self._release_trial(keys=[self._key(name)])
+        await self._release_trial(keys=[self._key(name)], client=self._conn())
 
     async def reset(self, name: str | None = None) -> None:
+        client = self._conn()
         names = (
-            [name]
-            if name is not None
-            else [str(m) for m in await self.client.smembers(self._names_key)]
+            [name] if name is not None else [str(m) for m in await client.smembers(self._names_key)]
         )
         if names:
-            await self.client.delete(*(self._key(n) for n in names))
-            await self.client.srem(self._names_key, *names)
+            await client.delete(*(self._key(n) for n in names))
+            await client.srem(self._names_key, *names)
 
     async def aclose(self) -> None:
-        if self.owns_client:
-            await self.client.aclose()
+        """Close the connections this store opened on the running loop (from_url stores only)."""
+        if self.url is None:
+            return
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()

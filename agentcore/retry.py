@@ -129,6 +129,7 @@ class RetryPolicy:
     base_s: float = 0.25
     """Backoff before the first retry, before jitter."""
     multiplier: float = 2.0
+    """Each retry waits this many times longer than the one before."""
     cap_s: float = 4.0
     """No backoff is longer than this."""
     jitter: float = 0.5

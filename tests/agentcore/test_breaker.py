@@ -144,5 +144,8 @@ def test_the_process_wide_breaker_is_one_object_and_can_be_replaced():
     try:
         breaker_module.set_default_breaker(replacement)
         assert breaker_module.default_breaker() is replacement
+        breaker_module.set_default_breaker(None)
+        fresh = breaker_module.default_breaker()
+        assert fresh is not replacement and fresh is not original
     finally:
         breaker_module.set_default_breaker(original)

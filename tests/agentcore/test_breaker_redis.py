@@ -6,6 +6,7 @@ reachable Redis the tests skip with the reason, unless REQUIRE_SERVICES=1 makes 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 
@@ -130,3 +131,21 @@ async def test_a_chain_in_one_process_skips_a_backend_that_failed_in_another(sto
     assert ollama_there.calls == []
     skip = chunks[0]
     assert isinstance(skip, NoticeChunk) and skip.notice == "skip"
+
+
+def test_a_store_from_a_url_works_across_event_loops_like_a_management_command(stores):
+    store = RedisBreakerStore.from_url(REDIS_URL, prefix=stores[0].prefix)
+    breaker = CircuitBreaker(store, threshold=1, clock=FakeClock())
+
+    async def fail_then_close():
+        state = await breaker.record_failure("ollama")
+        await store.aclose()
+        return state
+
+    async def look_then_close():
+        snapshot = await breaker.snapshot("ollama")
+        await store.aclose()
+        return snapshot.state
+
+    assert asyncio.run(fail_then_close()) == "open"
+    assert asyncio.run(look_then_close()) == "open"
