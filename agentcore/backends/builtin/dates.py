@@ -36,13 +36,14 @@ _CORE = (
     r"|\d{1,2}/\d{1,2}(?:/\d{2,4})?"
     rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s*\d{{4}})?"
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b(?:,?\s*\d{{4}})?"
+    r"|the\s+\d{1,2}(?:st|nd|rd|th)\b(?:\s+of\s+(?:the|this|next)\s+month)?"
     r"|(?:the\s+)?day\s+after\s+tomorrow|today|tonight|tomorrow|tmrw|end\s+of\s+(?:the\s+)?day"
     rf"|in\s+{_NUMBER}\s+(?:day|week|month)s?"
     r"|(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(?:week|month)|eow|eom"
     r"|(?:this|next)\s+(?:weekend|week|month)"
     rf"|(?:(?:this|next|coming|the\s+coming)\s+)?{_WD}"
 )
-_PREFIX = r"(?:(?:due|by|on|before|until|till|til|for)\s+)?(?:(?:by|on|the)\s+)?"
+_PREFIX = r"(?:(?:due|by|on|before|until|till|til|for)\s+)?(?:(?:by|on)\s+)?"
 DATE_PHRASE = re.compile(rf"\b{_PREFIX}(?P<core>{_CORE})\b", re.IGNORECASE)
 
 
@@ -75,6 +76,17 @@ def end_of_week(today: date) -> date:
 def end_of_month(today: date) -> date:
     first_of_next = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first_of_next - timedelta(days=1)
+
+
+def day_of_month(today: date, day: int, *, next_month: bool = False) -> date | None:
+    """"the 5th": this month's if still ahead (today counts), else next month's."""
+    first = today.replace(day=1)
+    if next_month or day < today.day:
+        first = end_of_month(today) + timedelta(days=1)
+    try:
+        return first.replace(day=day)
+    except ValueError:
+        return None
 
 
 def week_bounds(today: date, *, next_week: bool = False) -> tuple[date, date]:
@@ -112,6 +124,9 @@ def _own_rule(phrase: str, today: date) -> date | None:
         return coming_weekday(today, 5, allow_today=True)
     if text == "next weekend":
         return coming_weekday(today, 5, allow_today=True) + timedelta(days=7)
+    ordinal = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)(?: of (this|next) month)?", text)
+    if ordinal:
+        return day_of_month(today, int(ordinal.group(1)), next_month=ordinal.group(2) == "next")
     index = _weekday_index(words[-1]) if words else None
     if index is not None:
         return coming_weekday(today, index, allow_today=words[0] == "this")

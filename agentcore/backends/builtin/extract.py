@@ -121,13 +121,26 @@ def find_description(text: str) -> tuple[str, str]:
     return match.group("desc").strip().strip("\"'“”"), text[: match.start()].strip()
 
 
+_AFTER_DATE = re.compile(
+    r"\s*(?:$|[,.;:!?#(]|(?:and|with|tagged|tag|high|low|medium|normal|top|urgent|important|"
+    r"priority|please|also|at|description|note|notes|details)\b)",
+    re.I,
+)
+
+
 def find_due(text: str, now: datetime) -> tuple[date | None, str]:
-    """The last date phrase wins ("on Monday, no, Tuesday"); all of them leave the title."""
+    """The last date phrase wins ("on Monday, no, Tuesday").
+
+    A phrase leaves the title when it ends a clause ("call mom tomorrow", "pay rent by
+    Friday, high priority"); one in the middle of the words stays in it ("prepare slides
+    for Monday meeting" keeps its title and is still due on Monday).
+    """
     found = find_dates(text, now)
     if not found:
         return None, text
     for match in reversed(found):
-        text = _cut(text, match.start, match.end)
+        if _AFTER_DATE.match(text, match.end):
+            text = _cut(text, match.start, match.end)
     return found[-1].day, text
 
 

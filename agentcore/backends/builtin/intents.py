@@ -82,7 +82,9 @@ _GENERIC_ADD = re.compile(
     re.I,
 )
 _ALSO = re.compile(
-    r"\s*(?:;|\.\s+(?:and\s+)?also\b|,?\s*\band\s+also\b|,\s*also\b)\s*(?:add\s+)?", re.I
+    r"\s*(?:;\s*(?:and\s+)?(?:also\b)?|\.\s+(?:and\s+)?also\b|,?\s*\band\s+also\b|,\s*also\b)"
+    r"\s*(?:add\s+|create\s+)?(?:(?:a|another)\s+(?:task|todo)\s+(?:to\s+)?)?",
+    re.I,
 )
 
 _GREETING = re.compile(
@@ -193,6 +195,8 @@ def parse_intent(message: str, now: datetime) -> Intent:
         return Intent(kind="greet")
     if _THANKS.match(text):
         return Intent(kind="thanks")
+    if _HELP.search(text):
+        return Intent(kind="help")
     if _BULK.search(text):
         return Intent(kind="bulk")
     if _ASKING.match(text) or _GET.search(text):
@@ -202,7 +206,9 @@ def parse_intent(message: str, now: datetime) -> Intent:
 
 def _read_request(text: str, now: datetime, *, fallback: bool = False) -> Intent:
     if _GET.search(text):
-        target = parse_reference(re.sub(_GET, " ", text))
+        target = parse_reference(text)
+        if not target.ids:
+            target = parse_reference(_GET.sub(" ", text))
         if not target.empty:
             return Intent(kind="get", target=target)
     filters = parse_list_filter(text, now)
