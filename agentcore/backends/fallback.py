@@ -191,6 +191,7 @@ class FallbackBackend(Backend):
             error = outcome.error
             assert error is not None  # _attempts either answers or records the error
             last_error = error
+            error.backend = error.backend or info.name
             what = describe(error, info.name) + (f"; {outcome.why}" if outcome.why else "")
             tries = f" ({outcome.attempts} attempts)" if outcome.attempts > 1 else ""
             summary.append(f"{what}{tries}")
@@ -205,7 +206,6 @@ class FallbackBackend(Backend):
         if last_error is None:
             raise NoBackendAvailable(message, backend=self.info.name)
         last_error.args = (message,)
-        last_error.backend = last_error.backend or self.backends[-1].info.name
         raise last_error
 
     async def _attempts(

@@ -255,9 +255,22 @@ async def test_when_every_backend_fails_the_last_error_is_raised_with_a_summary_
     with pytest.raises(BackendHTTPError) as caught:
         await collect(chain(a, b))
     assert caught.value.status == 503
+    assert caught.value.backend == "b"
     assert str(caught.value) == (
         "all backends failed: HTTP 401 from a: bad key; "
         "HTTP 503 from b; no retries left (3 attempts)"
+    )
+
+
+async def test_the_error_raised_names_the_last_backend_tried_not_the_last_one_listed():
+    a = scripted("a", [BackendHTTPError(status=404)])
+    cloud = scripted("gpt", [], locality="cloud")
+    with pytest.raises(BackendHTTPError) as caught:
+        await collect(chain(a, cloud, policy="local_only"))
+    assert caught.value.backend == "a"
+    assert str(caught.value) == (
+        "all backends failed: HTTP 404 from a; "
+        "gpt: withheld: conversation is local-only, gpt is a cloud backend"
     )
 
 
