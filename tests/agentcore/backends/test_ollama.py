@@ -27,7 +27,9 @@ from agentcore.testing.faults import (
 )
 from agentcore.testing.server import ScriptedServer
 
-CALL = ToolCall(id="call_1", name="create_task", arguments={"title": "Buy milk", "priority": "high"})
+CALL = ToolCall(
+    id="call_1", name="create_task", arguments={"title": "Buy milk", "priority": "high"}
+)
 
 
 def backend_for(server: ScriptedServer, model: str = "task-api-model", **changes) -> OllamaBackend:

@@ -34,9 +34,7 @@ MESSAGES = [{"role": "user", "content": "add buy milk"}]
 
 def test_ollama_client_reads_a_streamed_chat_with_usage():
     with ScriptedServer(["Hello there friend"]) as server:
-        parts = list(
-            ollama.Client(host=server.url).chat(model="m", messages=MESSAGES, stream=True)
-        )
+        parts = list(ollama.Client(host=server.url).chat(model="m", messages=MESSAGES, stream=True))
     assert "".join(p.message.content or "" for p in parts) == "Hello there friend"
     final = parts[-1]
     assert final.done is True
