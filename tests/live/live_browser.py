@@ -1,0 +1,64 @@
+"""Playwright with Debian's Chromium: find it, or skip/fail with a clear reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def browser_missing_reason() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install -r requirements-dev.txt)"
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        return "Chromium is missing: run `make chromium` (apt-get install chromium)"
+    return None
+
+
+def require_browser() -> None:
+    reason = browser_missing_reason()
+    if reason is None:
+        return
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (required: REQUIRE_BROWSER=1)")
+    pytest.skip(reason)
+
+
+@contextmanager
+def chromium_page() -> Iterator[tuple[Any, list[str]]]:
+    """A fresh page, and a list that collects every JS dialog (an XSS would open one)."""
+    from playwright.sync_api import sync_playwright
+
+    dialogs: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+
+            def on_dialog(dialog: Any) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", on_dialog)
+            yield page, dialogs
+        finally:
+            browser.close()

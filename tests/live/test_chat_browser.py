@@ -1,0 +1,107 @@
+"""The chat page in a real Chromium against a live daphne server (HTTP + websockets)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from channels.testing import ChannelsLiveServerTestCase
+from django.contrib.auth import get_user_model
+from django.db import connections
+
+from tasks.models import Task
+
+from live_browser import chromium_page, require_browser
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+
+def coming_friday(today: dt.date) -> dt.date:
+    days = (4 - today.weekday()) % 7 or 7
+    return today + dt.timedelta(days=days)
+
+
+class ChatInTheBrowser(ChannelsLiveServerTestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        # The server process is forked: it must not inherit this process's open connection.
+        connections.close_all()
+        super().setUpClass()
+
+    def setUp(self) -> None:
+        require_browser()
+        self.user = get_user_model().objects.create_user("alice", password="alice-pw-123!")
+
+    def login(self, page) -> None:
+        page.goto(self.live_server_url + "/accounts/login/")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "alice-pw-123!")
+        page.click("main.login button[type=submit]")
+        try:
+            page.wait_for_selector("form.new-conversation")
+        except Exception:
+            print(page.url, page.content())
+            raise
+
+    def new_builtin_conversation(self, page) -> None:
+        page.select_option("form.new-conversation select[name=route]", "builtin")
+        page.click("form.new-conversation button[type=submit]")
+        page.wait_for_selector("#composer textarea")
+
+    def send(self, page, text: str) -> None:
+        page.fill("#composer textarea", text)
+        page.click("#composer button[type=submit]")
+
+    def test_a_task_request_shows_trace_steps_and_the_new_task_without_reload(self) -> None:
+        with chromium_page() as (page, dialogs):
+            self.login(page)
+            self.new_builtin_conversation(page)
+            page.evaluate("window.__marker = 'no reload'")
+            self.send(page, "Create a task to review the marketing proposal by Friday")
+            call = page.locator(".step-tool_call").first
+            call.wait_for()
+            assert "create_task" in call.inner_text()
+            friday = coming_friday(dt.date.today()).isoformat()
+            assert friday in call.inner_text()
+            page.locator(".step-tool_result").first.wait_for()
+            page.locator("#task-panel .task", has_text="marketing proposal").wait_for()
+            page.locator(".run-summary.status-completed").wait_for()
+            answer = page.locator(".msg.assistant").last.inner_text()
+            assert "marketing proposal" in answer.lower()
+            for kind in ("model_request", "model_response", "final"):
+                assert page.locator(f".step-{kind}").count() >= 1, kind
+            assert page.locator(".step-model_request").first.inner_text().count("builtin")
+            assert page.evaluate("window.__marker") == "no reload"
+            assert dialogs == []
+        task = Task.objects.get(owner=self.user)
+        assert task.due_date.isoformat() == friday
+
+    def test_hostile_markup_in_a_message_shows_as_text_and_runs_nothing(self) -> None:
+        payload = "<img src=x onerror=alert(1)>"
+        with chromium_page() as (page, dialogs):
+            self.login(page)
+            self.new_builtin_conversation(page)
+            self.send(page, payload)
+            page.locator(".msg.user", has_text=payload).wait_for()
+            page.locator(".run-summary.status-completed").wait_for()
+            assert page.locator(".transcript img").count() == 0
+            page.reload()
+            page.locator(".msg.user", has_text=payload).wait_for()
+            assert page.locator(".transcript img").count() == 0
+            assert dialogs == []
+
+    def test_a_reopened_conversation_shows_its_transcript_and_trace(self) -> None:
+        with chromium_page() as (page, dialogs):
+            self.login(page)
+            self.new_builtin_conversation(page)
+            self.send(page, "Create a task to call the plumber tomorrow")
+            page.locator(".run-summary.status-completed").wait_for()
+            url = page.url
+            page.goto(self.live_server_url + "/")
+            page.goto(url)
+            assert page.locator(".msg.user", has_text="call the plumber").count() == 1
+            assert page.locator(".step-tool_call", has_text="create_task").count() == 1
+            assert page.locator("#conversation-list li").count() == 1
