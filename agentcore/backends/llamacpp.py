@@ -74,11 +74,11 @@ class LlamaCppBackend(Backend):
     def _load(self) -> Any:
         """Load the model on first use (called with the lock held, on a worker thread)."""
         if self._llama is None:
-            llama_cpp = _import_llama()
             if not Path(self.model_path).is_file():
                 raise ModelNotFound(
                     f"{self.info.name}: no GGUF file at {self.model_path}", backend=self.info.name
                 )
+            llama_cpp = _import_llama()
             self._llama = llama_cpp.Llama(
                 model_path=self.model_path,
                 n_ctx=self.n_ctx,
