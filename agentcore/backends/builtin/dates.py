@@ -36,7 +36,8 @@ _CORE = (
     r"|\d{1,2}/\d{1,2}(?:/\d{2,4})?"
     rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s*\d{{4}})?"
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b(?:,?\s*\d{{4}})?"
-    r"|the\s+\d{1,2}(?:st|nd|rd|th)\b(?:\s+of\s+(?:the|this|next)\s+month)?"
+    r"|(?:on|by|due|before|until)\s+the\s+\d{1,2}(?:st|nd|rd|th)\b"
+    r"(?:\s+of\s+(?:the|this|next)\s+month)?"
     r"|(?:the\s+)?day\s+after\s+tomorrow|today|tonight|tomorrow|tmrw|end\s+of\s+(?:the\s+)?day"
     rf"|in\s+{_NUMBER}\s+(?:day|week|month)s?"
     r"|(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(?:week|month)|eow|eom"
@@ -79,7 +80,7 @@ def end_of_month(today: date) -> date:
 
 
 def day_of_month(today: date, day: int, *, next_month: bool = False) -> date | None:
-    """"the 5th": this month's if still ahead (today counts), else next month's."""
+    """ "the 5th": this month's if still ahead (today counts), else next month's."""
     first = today.replace(day=1)
     if next_month or day < today.day:
         first = end_of_month(today) + timedelta(days=1)
@@ -124,7 +125,9 @@ def _own_rule(phrase: str, today: date) -> date | None:
         return coming_weekday(today, 5, allow_today=True)
     if text == "next weekend":
         return coming_weekday(today, 5, allow_today=True) + timedelta(days=7)
-    ordinal = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)(?: of (this|next) month)?", text)
+    ordinal = re.fullmatch(
+        r"(?:(?:on|by|due|before|until) )?(\d{1,2})(?:st|nd|rd|th)(?: of (this|next) month)?", text
+    )
     if ordinal:
         return day_of_month(today, int(ordinal.group(1)), next_month=ordinal.group(2) == "next")
     index = _weekday_index(words[-1]) if words else None

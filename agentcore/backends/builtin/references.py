@@ -172,7 +172,14 @@ def query_for(reference: Reference) -> str:
 
 
 def _matches(ref: str, word: str) -> bool:
-    return ref == word or (min(len(ref), len(word)) >= 4 and word.startswith(ref))
+    """Same word, or the same stem give or take a letter ("invoice" / "invoic[ing]")."""
+    if ref == word:
+        return True
+    shared = next(
+        (i for i, (a, b) in enumerate(zip(ref, word, strict=False)) if a != b),
+        min(len(ref), len(word)),
+    )
+    return shared >= 4 and shared >= min(len(ref), len(word)) - 1
 
 
 def score(reference: Reference, task: Task) -> int:
