@@ -27,6 +27,10 @@ HELP = (
 )
 GREETING = "Hello! " + HELP
 THANKS = "You're welcome! Tell me whenever you want to add or change a task."
+UNTITLED = (
+    "What should the task say? For example: "
+    '"add a task to call the bank tomorrow". Nothing was created.'
+)
 BULK = (
     "I change tasks one at a time, so that nothing is lost by accident. "
     'Tell me which task you mean, e.g. "delete task 3", or ask "what\'s on my list?" first.'

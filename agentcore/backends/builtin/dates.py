@@ -36,7 +36,7 @@ _CORE = (
     r"|\d{1,2}/\d{1,2}(?:/\d{2,4})?"
     rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s*\d{{4}})?"
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b(?:,?\s*\d{{4}})?"
-    r"|(?:on|by|due|before|until)\s+the\s+\d{1,2}(?:st|nd|rd|th)\b"
+    r"|(?:on|by|due|before|until|to|for)\s+the\s+\d{1,2}(?:st|nd|rd|th)\b"
     r"(?:\s+of\s+(?:the|this|next)\s+month)?"
     r"|(?:the\s+)?day\s+after\s+tomorrow|today|tonight|tomorrow|tmrw|end\s+of\s+(?:the\s+)?day"
     rf"|in\s+{_NUMBER}\s+(?:day|week|month)s?"
@@ -126,7 +126,9 @@ def _own_rule(phrase: str, today: date) -> date | None:
     if text == "next weekend":
         return coming_weekday(today, 5, allow_today=True) + timedelta(days=7)
     ordinal = re.fullmatch(
-        r"(?:(?:on|by|due|before|until) )?(\d{1,2})(?:st|nd|rd|th)(?: of (this|next) month)?", text
+        r"(?:(?:on|by|due|before|until|to|for) )?(\d{1,2})(?:st|nd|rd|th)"
+        r"(?: of (this|next) month)?",
+        text,
     )
     if ordinal:
         return day_of_month(today, int(ordinal.group(1)), next_month=ordinal.group(2) == "next")

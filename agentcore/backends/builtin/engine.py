@@ -59,12 +59,13 @@ def plan(messages: Sequence[Message], now: datetime) -> list[Call] | str:
         return answers.GREETING
     intent = parse_intent(messages[last].content, now)
     turn = exchanges_since(messages, last + 1)
-    if intent.kind in {"greet", "help", "thanks", "bulk"}:
+    if intent.kind in {"greet", "help", "thanks", "bulk", "untitled"}:
         return {
             "greet": answers.GREETING,
             "help": answers.HELP,
             "thanks": answers.THANKS,
             "bulk": answers.BULK,
+            "untitled": answers.UNTITLED,
         }[intent.kind]
     if intent.kind == "create":
         if not turn:

@@ -139,7 +139,7 @@ def find_due(text: str, now: datetime) -> tuple[date | None, str]:
     if not found:
         return None, text
     for match in reversed(found):
-        if _AFTER_DATE.match(text, match.end):
+        if not text[: match.start].strip() or _AFTER_DATE.match(text, match.end):
             text = _cut(text, match.start, match.end)
     return found[-1].day, text
 

@@ -19,7 +19,17 @@ from .references import Reference, parse_reference
 from .updates import Changes, parse_update
 
 IntentKind = Literal[
-    "create", "list", "get", "complete", "update", "delete", "help", "greet", "thanks", "bulk"
+    "create",
+    "list",
+    "get",
+    "complete",
+    "update",
+    "delete",
+    "help",
+    "greet",
+    "thanks",
+    "bulk",
+    "untitled",
 ]
 
 
@@ -58,7 +68,7 @@ _POLITE = re.compile(
 )
 _NOUN = r"(?:tasks?|todos?|to-dos?|items?|reminders?)"
 _CREATE_PREFIX = re.compile(
-    r"^(?:(?:create|add|make|new|set\s+up|open|log|put\s+in|jot\s+down)\s+(?:me\s+)?"
+    r"^(?:(?:create|add|make|new|set\s+up|open|log|put\s+in|jot\s+down|schedule)\s+(?:me\s+)?"
     r"(?:a|an|one|another|the)?\s*(?:new\s+)?"
     r"(?:(?:high|low|medium|normal|urgent|important)[\s-]*(?:priority\s+|prio\s+)?)?"
     rf"{_NOUN}\b(?:\s*(?:to|for|about|called|named|titled|that\s+says|saying)\b|\s*[:\-])?"
@@ -190,7 +200,7 @@ def parse_intent(message: str, now: datetime) -> Intent:
     text = _strip_polite(message)
     creates = parse_create(text, now)
     if creates is not None:
-        return Intent(kind="create", creates=creates) if creates else Intent(kind="help")
+        return Intent(kind="create", creates=creates) if creates else Intent(kind="untitled")
     if not text or _GREETING.match(text):
         return Intent(kind="greet")
     if _THANKS.match(text):

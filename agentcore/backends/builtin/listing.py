@@ -7,7 +7,7 @@ Each filter also leaves a few words in `label`, so the answer can say what was a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -54,7 +54,7 @@ class ListFilter:
     label: str = ""
     """What the filters mean, in words, for the answer ("due this week")."""
     looks_like_listing: bool = True
-    words: tuple[str, ...] = field(default_factory=tuple)
+    """False for text with no listing words, which then gets the help text instead."""
 
     def arguments(self) -> dict[str, Any]:
         """list_tasks arguments: the status always, other filters only when set."""

@@ -164,7 +164,7 @@ def parse_update(text: str, now: datetime) -> tuple[Reference, Changes] | None:
     elif priority is None and (word.startswith("deprioriti") or word == "lower"):
         priority = "low"
     changes = Changes(priority=priority, due_date=due.isoformat() if due else None)
-    if changes.empty:
+    if changes.empty and verb is None:
         return None
     raw = _REF_NOISE.sub(" ", rest)
     raw = re.sub(r"\s+", " ", raw).strip(" ,.!?")

@@ -260,3 +260,28 @@ def test_show_task_n_is_a_get():
     assert (intent.kind, intent.target.ids) == ("get", (3,))
     intent = parse_intent("tell me about the dentist appointment", NOW)
     assert (intent.kind, intent.target.words) == ("get", ("dentist", "appointment"))
+
+
+def test_a_date_at_the_start_of_the_title_leaves_it():
+    [task] = created("Remind me next Wednesday to call the accountant")
+    assert (task.title, task.due_date) == ("Call the accountant", "2026-11-25")
+
+
+def test_schedule_a_task_is_a_create():
+    [task] = created("Schedule a task: team retro on Thursday")
+    assert (task.title, task.due_date) == ("Team retro", "2026-11-26")
+
+
+def test_a_create_without_a_title_asks_for_one():
+    assert parse_intent("Add a task", NOW).kind == "untitled"
+
+
+def test_an_update_verb_without_a_change_asks_what_to_change():
+    intent = parse_intent("push task 1 back by two days", NOW)
+    assert intent.kind == "update"
+    assert intent.changes.empty
+
+
+def test_to_the_30th_is_a_day_of_this_month():
+    intent = parse_intent("change the rent due date to the 30th", NOW)
+    assert (intent.kind, intent.changes.due_date) == ("update", "2026-11-30")
