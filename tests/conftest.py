@@ -44,3 +44,13 @@ def scripted_route():
     yield add
     for name in names:
         unregister_backend(name)
+
+
+@pytest.fixture(autouse=True)
+def fresh_circuit_breaker():
+    """Each test starts with closed circuits: one test's failures must not skip the next's."""
+    from agentcore.breaker import set_default_breaker
+
+    set_default_breaker(None)
+    yield
+    set_default_breaker(None)

@@ -62,3 +62,26 @@ def chromium_page() -> Iterator[tuple[Any, list[str]]]:
             yield page, dialogs
         finally:
             browser.close()
+
+
+def live_server_base() -> type:
+    """ChannelsLiveServerTestCase that forks its daphne without this process's DB connection."""
+    from channels.testing import ChannelsLiveServerTestCase
+    from django.db import connections
+
+    class LiveServer(ChannelsLiveServerTestCase):
+        @classmethod
+        def setUpClass(cls) -> None:
+            # The server process is forked: it must not inherit an open SQLite connection.
+            connections.close_all()
+            super().setUpClass()
+
+    return LiveServer
+
+
+def login(page: Any, base_url: str, username: str, password: str) -> None:
+    page.goto(base_url + "/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("main.login button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)

@@ -6,13 +6,11 @@ import datetime as dt
 import os
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from django.contrib.auth import get_user_model
-from django.db import connections
 
 from tasks.models import Task
 
-from live_browser import chromium_page, require_browser
+from live_browser import chromium_page, live_server_base, login, require_browser
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -24,27 +22,14 @@ def coming_friday(today: dt.date) -> dt.date:
     return today + dt.timedelta(days=days)
 
 
-class ChatInTheBrowser(ChannelsLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        # The server process is forked: it must not inherit this process's open connection.
-        connections.close_all()
-        super().setUpClass()
-
+class ChatInTheBrowser(live_server_base()):  # type: ignore[misc]
     def setUp(self) -> None:
         require_browser()
         self.user = get_user_model().objects.create_user("alice", password="alice-pw-123!")
 
     def login(self, page) -> None:
-        page.goto(self.live_server_url + "/accounts/login/")
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", "alice-pw-123!")
-        page.click("main.login button[type=submit]")
-        try:
-            page.wait_for_selector("form.new-conversation")
-        except Exception:
-            print(page.url, page.content())
-            raise
+        login(page, self.live_server_url, "alice", "alice-pw-123!")
+        page.wait_for_selector("form.new-conversation")
 
     def new_builtin_conversation(self, page) -> None:
         page.select_option("form.new-conversation select[name=route]", "builtin")
