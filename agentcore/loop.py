@@ -137,11 +137,13 @@ class Agent:
         event = EventFactory(run_id)
         totals = RunTotals()
         started = time.perf_counter()
+        backend = self.backend
+        invalid_rounds = 0
         yield event("run_started", backend=self.backend.info.to_dict())
         for step in range(1, self.max_steps + 1):
             now = self.clock()
             request = self._request(messages, now)
-            info = self.backend.info
+            info = backend.info
             yield event(
                 "model_request",
                 step=step,
@@ -153,7 +155,7 @@ class Agent:
             call_started = time.perf_counter()
             held: list[str] = []
             try:
-                async for chunk in self.backend.stream(request):
+                async for chunk in backend.stream(request):
                     if isinstance(chunk, TextDelta):
                         if response.ttft is None:
                             response.ttft = time.perf_counter() - call_started
@@ -221,10 +223,12 @@ class Agent:
                     **totals.to_dict(),
                 )
                 return
+            invalid = 0
             for call in response.calls:
                 async for ev in self._run_call(event, call, response.recovered, approve, totals):
                     yield ev
                     if ev.type == "tool_result":
+                        invalid += bool(ev.payload.get("invalid"))
                         messages.append(
                             Message(
                                 role="tool",
@@ -233,6 +237,21 @@ class Agent:
                                 name=call.name,
                             )
                         )
+            invalid_rounds = invalid_rounds + 1 if invalid == len(response.calls) else 0
+            if invalid_rounds >= 2:
+                # The model had its corrective round and is still wrong: a chain moves on.
+                rest = backend.fallback_from(response.info.name)
+                if rest is not None:
+                    yield event(
+                        "fallback",
+                        notice="fallback",
+                        backend=response.info.name,
+                        reason=(
+                            f"invalid tool calls from {response.info.name} after a corrective"
+                            f" round; falling back to {rest.info.name}"
+                        ),
+                    )
+                    backend, invalid_rounds = rest, 0
             if self.max_tokens_per_run and (
                 totals.input_tokens + totals.output_tokens > self.max_tokens_per_run
             ):
@@ -303,6 +322,7 @@ class Agent:
         )
         started = time.perf_counter()
         tool, checked = self.tools.validate(call)
+        invalid = tool is None or isinstance(checked, str)
         if tool is None or isinstance(checked, str):
             outcome = ToolOutcome(content=f"Error: {checked}", error=str(checked))
         elif tool.requires_approval:
@@ -332,6 +352,7 @@ class Agent:
             content=outcome.content,
             value=outcome.value,
             error=outcome.error,
+            invalid=invalid,
             duration_ms=_ms(time.perf_counter() - started),
         )
 

@@ -51,7 +51,7 @@ def _call_from_object(obj: Any) -> ToolCall | None:
     name = next((obj[k] for k in _NAME_KEYS if isinstance(obj.get(k), str)), None)
     if not name:
         return None
-    raw_args = next((obj[k] for k in _ARG_KEYS if k in obj), {})
+    raw_args: Any = next((obj[k] for k in _ARG_KEYS if k in obj), {})
     arguments = parse_arguments(raw_args)
     if arguments is None:
         return None
@@ -88,7 +88,7 @@ def _calls_in(text: str) -> list[ToolCall]:
 
 
 def parse_tool_calls(text: str, known_tools: set[str] | None = None) -> list[ToolCall]:
-    """All tool calls written in `text`, tagged and fenced forms first, then bare JSON.
+    """All tool calls written in `text`: tagged or fenced blocks, else an answer that is JSON.
 
     With `known_tools`, only calls to those names count, so JSON that merely mentions a
     `name` key (a task the model is describing) is not mistaken for a call.
@@ -99,7 +99,9 @@ def parse_tool_calls(text: str, known_tools: set[str] | None = None) -> list[Too
             calls.extend(_calls_in(block))
         if calls:
             break
-    if not calls:
+    if not calls and text.lstrip().startswith(("{", "[")):
+        # Bare JSON only when the whole answer is the call: JSON quoted inside prose (a task
+        # title echoed back, say) is data and must never become an action.
         calls = _calls_in(text)
     if known_tools is not None:
         calls = [c for c in calls if c.name in known_tools]

@@ -44,7 +44,7 @@ class TaskAdmin(admin.ModelAdmin[Task]):
 class MessageInline(admin.TabularInline[Message, Conversation]):
     model = Message
     extra = 0
-    fields = ["role", "content", "tool_calls", "tool_call_id", "name", "abandoned", "created_at"]
+    fields = ("role", "content", "tool_calls", "tool_call_id", "name", "abandoned", "created_at")
     readonly_fields = fields
     can_delete = False
 
@@ -76,8 +76,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class RunStepInline(admin.TabularInline[RunStep, AgentRun]):
     model = RunStep
     extra = 0
-    fields = ["seq", "type", "backend", "model", "duration_ms", "input_tokens", "output_tokens",
-              "cost", "payload"]  # fmt: skip
+    fields = ("seq", "type", "backend", "model", "duration_ms", "input_tokens", "output_tokens",
+              "cost", "payload")  # fmt: skip
     readonly_fields = fields
     can_delete = False
 

@@ -77,7 +77,7 @@ def build_task_tools(user: AbstractBaseUser) -> ToolSet:
         query: str | None = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> dict[str, Any]:
-        """List the user's tasks. Dates are inclusive bounds; query searches title and description."""
+        """List the user's tasks. Dates are inclusive; query searches title and description."""
         tasks = Task.objects.filter(owner_id=owner_id)
         if status != "all":
             tasks = tasks.filter(status=status)

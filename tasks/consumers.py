@@ -16,6 +16,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
 
 from agentcore.events import Event
@@ -39,7 +40,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     wants_json: bool
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
+        user = self.scope.get("user") or AnonymousUser()
         conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         conversation = await database_sync_to_async(selectors.conversation_for_user)(
             user=user, conversation_id=conversation_id
@@ -113,9 +114,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         text = message.strip()
         limit = settings.TASKWEB_MAX_MESSAGE_CHARS
         if len(text) > limit:
-            await self.error("too_long", f"Message is {len(text)} characters; the limit is {limit}.")
+            await self.error(
+                "too_long", f"Message is {len(text)} characters; the limit is {limit}."
+            )
             return
-        user_id = self.scope["user"].pk
+        user_id = self.conversation.owner_id
         if not RATE_LIMITER.hit(user_id):
             await self.error("rate_limited", "Too many messages; wait a moment and try again.")
             return
@@ -149,7 +152,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
         try:
             run = await execute_run(
-                conversation, text, publish=publish, approve=active.wait_for_approval,
+                conversation,
+                text,
+                publish=publish,
+                approve=active.wait_for_approval,
                 on_start=started,
             )
             return run.status

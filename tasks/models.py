@@ -25,7 +25,9 @@ class TaskStatus(models.TextChoices):
 
 
 class Task(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks"
+    )
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True, default="")
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
@@ -56,7 +58,7 @@ class Task(models.Model):
             "status": self.status,
             "due_date": self.due_date.isoformat() if self.due_date else None,
             "tags": list(self.tags or []),
-            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "created_at": self.created_at.isoformat(),
             "completed_at": self.completed_at.isoformat() if self.completed_at else None,
         }
 
@@ -93,7 +95,9 @@ class Message(models.Model):
         ASSISTANT = "assistant"
         TOOL = "tool"
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     run = models.ForeignKey(
         "AgentRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
     )

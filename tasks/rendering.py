@@ -56,9 +56,7 @@ def event_html(event: Event, conversation: Conversation) -> str:
     if event.type == "approval_required":
         parts.append(_render("approval_card.html", step=event, oob=True, decided=None))
     if event.type == "approval_decision":
-        parts.append(
-            _render("approval_card.html", step=event, oob=True, decided=p.get("decision"))
-        )
+        parts.append(_render("approval_card.html", step=event, oob=True, decided=p.get("decision")))
     if event.type == "final":
         message = Message(role="assistant", content=str(p.get("text", "")))
         parts.append(
@@ -67,10 +65,6 @@ def event_html(event: Event, conversation: Conversation) -> str:
     if event.type == "run_finished":
         run = AgentRun.objects.get(pk=int(run_id))
         parts.append(_render("run_summary.html", run=run, oob=True))
-    if (
-        event.type == "tool_result"
-        and p.get("name") in MUTATING_TOOLS
-        and not p.get("error")
-    ):
+    if event.type == "tool_result" and p.get("name") in MUTATING_TOOLS and not p.get("error"):
         parts.append(task_panel_html(conversation))
     return "".join(parts)

@@ -7,5 +7,5 @@ from django.urls import path
 from .consumers import ChatConsumer
 
 websocket_urlpatterns = [
-    path("ws/chat/<int:conversation_id>/", ChatConsumer.as_asgi()),
+    path("ws/chat/<int:conversation_id>/", ChatConsumer.as_asgi()),  # type: ignore[arg-type]
 ]

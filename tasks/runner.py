@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
 from channels.db import database_sync_to_async
 from django.conf import settings
 
@@ -85,9 +86,7 @@ def _prepare(conversation: Conversation, text: str) -> tuple[AgentRun, list[Core
 
 
 @database_sync_to_async
-def _persist(
-    run: AgentRun, event: Event, new_messages: list[CoreMessage]
-) -> None:
+def _persist(run: AgentRun, event: Event, new_messages: list[CoreMessage]) -> None:
     if new_messages:
         services.messages_append(run=run, messages=new_messages)
     if event.type == "fallback" and event.payload.get("notice") == "abandon":
@@ -176,8 +175,8 @@ async def _finish_abnormally(
 
 
 def event_changes_tasks(event: Event) -> bool:
-    return event.type == "tool_result" and event.payload.get("name") in MUTATING_TOOLS and not (
-        event.payload.get("error")
+    return (
+        event.type == "tool_result"
+        and event.payload.get("name") in MUTATING_TOOLS
+        and not (event.payload.get("error"))
     )
-
-

@@ -114,8 +114,7 @@ def run_close(*, run: AgentRun, status: str, totals: dict[str, Any], error: str 
     fields: dict[str, Any] = {
         "status": status if status in TERMINAL else RunStatus.FAILED,
         "finished_at": now,
-        "duration_ms": totals.get("duration_ms")
-        or (now - run.started_at).total_seconds() * 1000,
+        "duration_ms": totals.get("duration_ms") or (now - run.started_at).total_seconds() * 1000,
         "input_tokens": int(totals.get("input_tokens") or 0),
         "output_tokens": int(totals.get("output_tokens") or 0),
         "cost": _decimal(totals.get("cost")),

@@ -88,7 +88,7 @@ WSGI_APPLICATION = None
 ASGI_APPLICATION = "taskweb.asgi.application"
 
 _default_db = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-DATABASES: dict[str, dict[str, Any]] = {
+DATABASES: dict[str, Any] = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", _default_db), conn_max_age=600, conn_health_checks=True
     )
@@ -160,9 +160,7 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    STORAGES["staticfiles"]["BACKEND"] = (
-        "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    )
+    STORAGES["staticfiles"]["BACKEND"] = "whitenoise.storage.CompressedManifestStaticFilesStorage"
     WHITENOISE_USE_FINDERS = False
 
 LOGGING = {

@@ -118,6 +118,14 @@ class Backend(abc.ABC):
         request, so that a cancelled run stops the server generating.
         """
 
+    def fallback_from(self, name: str) -> Backend | None:
+        """Where to go when backend `name` answers but its output stays invalid.
+
+        Only a chain has somewhere to go; a single backend returns None, and the loop keeps
+        sending the model its tool errors until the step limit.
+        """
+        return None
+
     async def aclose(self) -> None:
         """Release connections. Backends are long-lived: one per profile, not per call."""
         return None

@@ -7,12 +7,13 @@ used up can be checked with `assert_complete()`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 from ..backends.base import (
     Backend,
@@ -107,8 +108,10 @@ class ScriptedBackend(Backend):
         if self._responder is not None:
             result = self._responder(request, CallInfo(index=index, info=self.info))
             if inspect.isasyncgen(result):
-                async for chunk in result:
-                    yield chunk
+                # Closing this stream closes the scripted generator too, as a real request is.
+                async with contextlib.aclosing(result) as scripted:
+                    async for chunk in scripted:
+                        yield cast(Chunk, chunk)
                 return
             if inspect.isawaitable(result):
                 result = await result

@@ -30,7 +30,9 @@ def tools():
 
 async def run(backend, text="hi", **kwargs):
     messages = [Message(role="user", content=text)]
-    events = [e async for e in Agent(backend=backend, tools=tools()).run(messages, run_id="r", **kwargs)]
+    events = [
+        e async for e in Agent(backend=backend, tools=tools()).run(messages, run_id="r", **kwargs)
+    ]
     return events, messages
 
 
@@ -39,7 +41,9 @@ def types(events, skip=("token",)):
 
 
 async def test_a_tool_turn_produces_the_documented_event_sequence():
-    backend = ScriptedBackend([ToolCall(id="c1", name="create_task", arguments={"title": "Milk"}), "Added."])
+    backend = ScriptedBackend(
+        [ToolCall(id="c1", name="create_task", arguments={"title": "Milk"}), "Added."]
+    )
     events, messages = await run(backend)
     assert types(events) == [
         "run_started", "model_request", "model_response", "tool_call", "tool_result",
@@ -76,7 +80,9 @@ async def test_an_unknown_tool_is_answered_with_an_error_not_a_crash():
 
 
 async def test_a_tool_call_written_as_text_is_recovered_and_marked():
-    backend = ScriptedBackend(['{"tool": "create_task", "arguments": {"title": "Stamps"}}', "Done."])
+    backend = ScriptedBackend(
+        ['{"tool": "create_task", "arguments": {"title": "Stamps"}}', "Done."]
+    )
     events, messages = await run(backend)
     call = next(e for e in events if e.type == "tool_call")
     assert call.payload["recovered"] is True
@@ -87,7 +93,11 @@ async def test_a_tool_call_written_as_text_is_recovered_and_marked():
 
 
 async def test_the_step_limit_stops_a_looping_model():
-    backend = ScriptedBackend(lambda req, info: ToolCall(id=f"c{info.index}", name="create_task", arguments={"title": "x"}))
+    backend = ScriptedBackend(
+        lambda req, info: ToolCall(
+            id=f"c{info.index}", name="create_task", arguments={"title": "x"}
+        )
+    )
     messages = [Message(role="user", content="loop")]
     agent = Agent(backend=backend, tools=tools(), max_steps=3)
     events = [e async for e in agent.run(messages, run_id="r")]
@@ -101,7 +111,9 @@ async def test_the_step_limit_stops_a_looping_model():
 
 
 async def test_without_an_approver_destructive_calls_are_rejected():
-    backend = ScriptedBackend([ToolCall(id="d", name="delete_task", arguments={"task_id": 1}), "Ok."])
+    backend = ScriptedBackend(
+        [ToolCall(id="d", name="delete_task", arguments={"task_id": 1}), "Ok."]
+    )
     events, messages = await run(backend)
     decision = next(e for e in events if e.type == "approval_decision")
     assert decision.payload["decision"] == "reject"
@@ -112,7 +124,9 @@ async def test_an_approved_call_runs():
     async def yes(call):
         return True
 
-    backend = ScriptedBackend([ToolCall(id="d", name="delete_task", arguments={"task_id": 1}), "Ok."])
+    backend = ScriptedBackend(
+        [ToolCall(id="d", name="delete_task", arguments={"task_id": 1}), "Ok."]
+    )
     events, _ = await run(backend, approve=yes)
     result = next(e for e in events if e.type == "tool_result")
     assert result.payload["value"] == {"deleted": 1}
@@ -123,11 +137,15 @@ async def test_usage_and_cost_are_summed_per_run():
 
     from agentcore.backends.base import BackendInfo
 
-    info = BackendInfo(name="paid", kind="scripted", model="m", locality="cloud",
-                       price_in_per_mtok=Decimal("0.15"), price_out_per_mtok=Decimal("0.60"))
-    backend = ScriptedBackend(
-        [[TextDelta("Hello"), UsageChunk(500, 200)]], info=info
+    info = BackendInfo(
+        name="paid",
+        kind="scripted",
+        model="m",
+        locality="cloud",
+        price_in_per_mtok=Decimal("0.15"),
+        price_out_per_mtok=Decimal("0.60"),
     )
+    backend = ScriptedBackend([[TextDelta("Hello"), UsageChunk(500, 200)]], info=info)
     events, _ = await run(backend)
     response = next(e for e in events if e.type == "model_response")
     assert response.payload["input_tokens"] == 500
@@ -152,3 +170,36 @@ async def test_the_system_prompt_gives_the_agent_clock_date():
     [e async for e in agent.run([Message(role="user", content="hi")], run_id="r")]
     assert "Tuesday 2026-11-24" in backend.calls[0].messages[0].content
     assert backend.calls[0].now == dt.datetime(2026, 11, 24, 9)
+
+
+async def test_a_model_still_invalid_after_a_corrective_round_falls_back_to_the_next_backend():
+    from agentcore.backends.base import BackendInfo
+    from agentcore.backends.fallback import FallbackBackend
+
+    bad_call = ToolCall(id="x", name="create_task", arguments={"name": "no title"})
+    custom = ScriptedBackend(
+        [bad_call, bad_call], info=BackendInfo(name="custom", kind="scripted", model="ft")
+    )
+    strong = ScriptedBackend(
+        [ToolCall(id="c", name="create_task", arguments={"title": "Milk"}), "Added."],
+        info=BackendInfo(name="strong", kind="scripted", model="big"),
+    )
+    events, _ = await run(FallbackBackend([custom, strong]))
+    fallback = [e for e in events if e.type == "fallback"]
+    assert len(fallback) == 1
+    assert (
+        "invalid tool calls from custom after a corrective round" in fallback[0].payload["reason"]
+    )
+    assert events[-1].payload["answered_by"] == "strong"
+    assert events[-1].payload["status"] == "completed"
+    custom.assert_complete()
+    strong.assert_complete()
+
+
+async def test_a_single_backend_keeps_its_corrective_rounds_until_it_gets_it_right():
+    bad_call = ToolCall(id="x", name="create_task", arguments={"name": "no title"})
+    good = ToolCall(id="c", name="create_task", arguments={"title": "Milk"})
+    backend = ScriptedBackend([bad_call, bad_call, good, "Added."])
+    events, _ = await run(backend)
+    assert not [e for e in events if e.type == "fallback"]
+    assert events[-1].payload["status"] == "completed"

@@ -7,10 +7,9 @@ import os
 
 import pytest
 from django.contrib.auth import get_user_model
+from live_browser import chromium_page, live_server_base, login, require_browser
 
 from tasks.models import Task
-
-from live_browser import chromium_page, live_server_base, login, require_browser
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

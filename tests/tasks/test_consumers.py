@@ -12,9 +12,9 @@ from django.contrib.auth import SESSION_KEY
 
 from agentcore.messages import ToolCall
 from agentcore.testing import ScriptedBackend
-from taskweb.asgi import application
 from tasks.models import AgentRun, Message, RunStep, Task
 from tasks.services import conversation_create
+from taskweb.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://localhost")
@@ -244,7 +244,9 @@ async def test_html_clients_get_fragments_for_htmx(alice, scripted_route):
     backend = ScriptedBackend(["<img src=x onerror=alert(1)> done"])
     conv = await make_conversation(alice, scripted_route(backend))
     ws, _, _ = await connect(alice, conv.pk, fmt=None)
-    await ws.send_json_to({"message": "<script>alert(1)</script>", "HEADERS": {"HX-Request": "true"}})
+    await ws.send_json_to(
+        {"message": "<script>alert(1)</script>", "HEADERS": {"HX-Request": "true"}}
+    )
     frames = []
     while True:
         frame = await ws.receive_from(timeout=5)

@@ -21,7 +21,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
         parser.add_argument(
-            "--file", default=str(Path(settings.BASE_DIR) / ".admin-password"),
+            "--file",
+            default=str(Path(settings.BASE_DIR) / ".admin-password"),
             help="Where the generated password is kept (git-ignored)",
         )
 

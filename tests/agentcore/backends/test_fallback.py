@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 
 import pytest
 
@@ -282,18 +281,17 @@ async def test_a_bug_in_a_backend_is_raised_not_hidden_by_the_next_backend():
     assert b.calls == []
 
 
-async def test_a_refused_connection_reaches_the_next_backend_within_50_ms_without_sleeping():
-    started = time.perf_counter()
-    reached: list[float] = []
+async def test_a_refused_connection_goes_to_the_next_backend_without_sleeping():
+    # How fast that is gets measured in benchmarks/; here: no backoff sleep, no retry.
+    slept: list[float] = []
 
-    def answer(request, info):
-        reached.append(time.perf_counter() - started)
-        return "ok"
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
 
     a = scripted("ollama", [BackendUnavailable("cannot reach 127.0.0.1:9 (connection refused)")])
-    fallback = chain(a, scripted("builtin", answer), sleep=asyncio.sleep)
+    fallback = chain(a, scripted("builtin", ["ok"]), sleep=sleep)
     assert text(await collect(fallback)) == "ok"
-    assert reached[0] < 0.05
+    assert slept == []
     assert len(a.calls) == 1
 
 
@@ -467,24 +465,22 @@ def ollama(name, url):
     return OllamaBackend.from_config(with_name(parse_spec(f"ollama:task-api-model@{url}"), name))
 
 
-async def test_over_the_wire_a_refused_connection_falls_back_within_50_ms():
-    async with ScriptedServer(["Warm-up.", "Hello!"]) as server:
+async def test_over_the_wire_a_refused_connection_falls_back_without_a_retry():
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async with ScriptedServer(["Hello!"]) as server:
         dead = ollama("dead", f"http://127.0.0.1:{closed_port()}")
         live = ollama("live", server.url)
-        await collect(chain(dead, live))  # backends are long-lived: their clients are warm
-        fallback = chain(dead, live, sleep=asyncio.sleep)
-        started = time.perf_counter()
-        reached = None
-        chunks = []
-        async for chunk in fallback.stream(REQUEST):
-            chunks.append(chunk)
-            if isinstance(chunk, NoticeChunk) and chunk.backend.name == "live" and reached is None:
-                reached = time.perf_counter() - started
+        fallback = chain(dead, live, sleep=sleep)
+        chunks = await collect(fallback)
         await fallback.aclose()
     assert notices(chunks) == [("attempt", "dead"), ("fallback", "dead"), ("attempt", "live")]
     assert "nothing is listening; falling back to live" in chunks[1].reason
     assert text(chunks) == "Hello!"
-    assert reached is not None and reached < 0.05
+    assert slept == []
 
 
 async def test_over_the_wire_a_429_retry_after_is_honoured_and_a_truncated_stream_abandoned():
