@@ -33,6 +33,8 @@ from ..errors import (
 )
 from ..specs import BackendConfig
 
+DRAIN_S = 0.05
+"""How long a finished stream's leftover bytes may take before its connection is dropped."""
 _CONTEXT_PATTERNS = re.compile(
     r"context[_ ]length|maximum context|context window|exceeds? the context|"
     r"too many tokens|n_ctx|prompt is too long|input is too long",
@@ -276,11 +278,28 @@ class HttpEdge:
             raise self._transport_error(exc, started=False) from None
         try:
             await self._raise_for_status(response)
-            yield self._guard(response.aiter_lines(), started)
+            lines = self._guard(response.aiter_lines(), started)
+            yield lines
+            await self._drain(lines)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, started=True) from None
         finally:
             await response.aclose()
+
+    async def _drain(self, lines: AsyncIterator[str]) -> None:
+        """Read what is left of a body the caller stopped reading (at `[DONE]`, `done: true`).
+
+        Normally that is only the chunked terminator, already in the socket buffer. Without
+        this, httpx closes an unfinished response's connection, and every call paid for a new
+        one (a TCP connect on loopback, TLS to a cloud API). A server that keeps talking gets
+        `DRAIN_S`, then its connection is closed as before.
+        """
+        try:
+            async with asyncio.timeout(DRAIN_S):
+                async for _line in lines:
+                    pass
+        except (TimeoutError, BackendError, httpx.HTTPError):
+            pass
 
     async def _guard(self, lines: AsyncIterator[str], started: float) -> AsyncIterator[str]:
         t = self.config.timeouts
