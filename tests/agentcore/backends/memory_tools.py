@@ -1,20 +1,18 @@
 """In-memory Task tools following the tool contract, and a small eval-suite runner.
 
-The runner implements `shared/evals/FORMAT.md` as plainly as possible, so the Django
-`agent_eval` command, written later against the ORM, can be checked against it: same case,
-same verdict.
+The runner drives the agent on in-memory tools and judges with `agentcore.evals`, the same
+judge the Django `agent_eval` command uses on the ORM: same case, same verdict, one judge.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from agentcore.backends.base import Backend
+from agentcore.evals import Case, CaseResult, ToolCallRecord, TurnRecord, evaluate
+from agentcore.evals import load_suite as load_suite
 from agentcore.loop import Agent
 from agentcore.messages import Message, ToolCall
 from agentcore.tools import Tool, ToolError, ToolSet
@@ -155,102 +153,43 @@ class MemoryTasks:
         return ToolSet.of(tools)
 
 
-@dataclass
-class CaseResult:
-    id: str
-    passed: bool
-    problems: list[str] = field(default_factory=list)
-    tools: list[str] = field(default_factory=list)
-    reply: str = ""
-    turn_seconds: list[float] = field(default_factory=list)
-
-
-def load_suite(path: str | Path) -> list[dict[str, Any]]:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-def _matches(predicate: dict[str, Any], task: dict[str, Any]) -> bool:
-    for key, want in predicate.items():
-        if key == "title_contains":
-            if want.lower() not in task["title"].lower():
-                return False
-        elif key == "tags":
-            if not set(want) <= set(task["tags"]):
-                return False
-        elif task.get(key) != want:
-            return False
-    return True
-
-
-def _distinct_match(predicates: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> bool:
-    """Each predicate matches a different task (small backtracking search)."""
-    if not predicates:
-        return True
-    first, rest = predicates[0], predicates[1:]
-    for i, task in enumerate(tasks):
-        if _matches(first, task) and _distinct_match(rest, tasks[:i] + tasks[i + 1 :]):
-            return True
-    return False
-
-
-def _in_order(wanted: list[str], called: list[str]) -> bool:
-    it = iter(called)
-    return all(any(name == c for c in it) for name in wanted)
-
-
-async def run_case(case: dict[str, Any], backend: Backend) -> CaseResult:
-    now = datetime.fromisoformat(case["now"]) if case.get("now") else datetime.now()
-    store = MemoryTasks(clock=lambda: now)
+async def run_case(case: Case, backend: Backend) -> CaseResult:
+    """Run one case on in-memory tools and judge it with the same judge as `agent_eval`."""
+    now = case.now
+    store = MemoryTasks(clock=(lambda: now) if now else datetime.now)
     ids = []
-    for spec in case.get("setup", []):
-        spec = dict(spec)
-        status = spec.pop("status", "open")
-        task = store.create_task(**spec)
-        if status == "done":
+    for spec in case.setup:
+        task = store.create_task(
+            title=spec.title,
+            description=spec.description,
+            priority=spec.priority,
+            due_date=spec.due_date,
+            tags=list(spec.tags),
+        )
+        if spec.status == "done":
             store.complete_task(task["id"])
         ids.append(task["id"])
-    agent = Agent(backend=backend, tools=store.toolset(), clock=lambda: now)
-    approve = bool(case.get("approve", True))
+    agent = Agent(backend=backend, tools=store.toolset(), clock=store.clock)
 
     async def decide(call: ToolCall) -> bool:
-        return approve
+        return case.approve
 
     messages: list[Message] = []
-    called: list[str] = []
-    reply = ""
-    seconds = []
-    for n, turn in enumerate(case["turns"]):
-        for i, task_id in enumerate(ids):
-            turn = turn.replace(f"{{task:{i}}}", str(task_id))
-        messages.append(Message(role="user", content=turn))
+    turns = []
+    for n, text in enumerate(case.turns_for(ids)):
+        messages.append(Message(role="user", content=text))
+        turn = TurnRecord(message=text)
         started = time.perf_counter()
-        async for event in agent.run(messages, run_id=f"{case['id']}-{n}", approve=decide):
+        async for event in agent.run(messages, run_id=f"{case.id}-{n}", approve=decide):
+            p = event.payload
             if event.type == "tool_call":
-                called.append(event.payload["name"])
+                turn.tool_calls.append(ToolCallRecord(name=p["name"], arguments=p["arguments"]))
             elif event.type == "final":
-                reply = event.payload["text"]
-        seconds.append(time.perf_counter() - started)
-    return _judge(case, store, called, reply, seconds)
-
-
-def _judge(case, store: MemoryTasks, called, reply, seconds) -> CaseResult:
-    expect = case.get("expect", {})
-    tasks = list(store.tasks.values())
-    problems = []
-    if "tools" in expect and not _in_order(expect["tools"], called):
-        problems.append(f"tools {called} lack {expect['tools']} in order")
-    forbidden = [name for name in expect.get("forbid_tools", []) if name in called]
-    if forbidden:
-        problems.append(f"forbidden tools called: {forbidden}")
-    if "tasks" in expect and not _distinct_match(expect["tasks"], tasks):
-        problems.append(f"tasks {expect['tasks']} not matched by {tasks}")
-    for predicate in expect.get("absent", []):
-        if any(_matches(predicate, t) for t in tasks):
-            problems.append(f"a task matches absent {predicate}")
-    if "task_count" in expect and len(tasks) != expect["task_count"]:
-        problems.append(f"task_count {len(tasks)} != {expect['task_count']}")
-    for text in expect.get("reply_contains", []):
-        if text.lower() not in reply.lower():
-            problems.append(f"reply lacks {text!r}: {reply!r}")
-    return CaseResult(case["id"], not problems, problems, called, reply, seconds)
+                turn.reply = p["text"]
+            elif event.type == "error":
+                turn.error = str(p.get("message", ""))
+            elif event.type == "run_finished":
+                turn.status = str(p.get("status"))
+        turn.latency_ms = (time.perf_counter() - started) * 1000
+        turns.append(turn)
+    return evaluate(case, backend=backend.info.name, turns=turns, tasks=list(store.tasks.values()))

@@ -1,7 +1,8 @@
 """Every eval case, the shared sample and the project's own suite, passes on the builtin engine.
 
-The runner in `memory_tools` implements evals/FORMAT.md; its own checks are tested here too,
-so a case cannot pass because the judge is lenient.
+The runner in `memory_tools` drives in-memory tools and judges with `agentcore.evals.judge`
+(the judge `agent_eval` uses); its checks are tested here too, so a case cannot pass because
+the judge is lenient.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from memory_tools import MemoryTasks, _judge, load_suite, run_case
+from memory_tools import MemoryTasks, load_suite, run_case
 
 from agentcore.backends.builtin import BuiltinBackend
+from agentcore.evals import judge as judge_case
+from agentcore.evals.suite import parse_case
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = Path("/work/shared/evals/sample.jsonl")
@@ -22,40 +25,43 @@ BACKEND = BuiltinBackend()
 def cases(path):
     if not path.exists():
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"{path} is not here"))]
-    return [pytest.param(case, id=case["id"]) for case in load_suite(path)]
+    return [pytest.param(case, id=case.id) for case in load_suite(path)]
 
 
 @pytest.mark.parametrize("case", cases(SAMPLE))
 async def test_shared_sample_case_passes(case):
     result = await run_case(case, BACKEND)
-    assert result.passed, (result.problems, result.tools, result.reply)
+    assert result.passed, ([c.detail for c in result.verdict.failures], result.calls)
 
 
 @pytest.mark.parametrize("case", cases(SUITE))
 async def test_project_suite_case_passes(case):
     result = await run_case(case, BACKEND)
-    assert result.passed, (result.problems, result.tools, result.reply)
+    assert result.passed, ([c.detail for c in result.verdict.failures], result.calls)
 
 
 def test_the_suite_is_big_varied_and_dated():
     suite = load_suite(SUITE)
     assert len(suite) >= 70
-    assert len({c["id"] for c in suite}) == len(suite)
-    assert all("now" in c for c in suite)
-    weekdays = {c["now"][:10] for c in suite}
+    assert len({c.id for c in suite}) == len(suite)
+    assert all(c.now is not None for c in suite)
+    weekdays = {c.now.date() for c in suite}
     assert len(weekdays) >= 6
-    expected = {n for c in suite for n in c["expect"].get("tools", [])}
+    expected = {n for c in suite for n in c.expect.tools or ()}
     assert expected >= {"create_task", "list_tasks", "get_task", "update_task"}
     assert expected >= {"complete_task", "delete_task"}
-    assert any(c.get("approve") is False for c in suite)
-    assert any("{task:" in t for c in suite for t in c["turns"])
+    assert any(c.approve is False for c in suite)
+    assert any("{task:" in t for c in suite for t in c.turns)
 
 
 def judge(expect, tasks, called=(), reply=""):
     store = MemoryTasks()
     for task in tasks:
         store.create_task(**task)
-    return _judge({"id": "x", "expect": expect}, store, list(called), reply, [])
+    expectations = parse_case({"id": "x", "turns": ["x"], "expect": expect}).expect
+    return judge_case(
+        expectations, tasks=list(store.tasks.values()), calls=list(called), reply=reply
+    )
 
 
 def test_the_judge_wants_tools_in_order_but_allows_calls_between():
