@@ -21,8 +21,9 @@ DEFINITIONS: dict[str, str] = {
     "passed": "cases in which every expectation held and every turn's run completed",
     "tool_accuracy": (
         "share of the cases that state tool expectations (`tools` and/or `forbid_tools`) in "
-        "which every expected tool was called in the stated order (other calls may come "
-        "between) and no forbidden tool was called; cases without tool expectations are left out"
+        "which every turn completed, every expected tool was called in the stated order (other "
+        "calls may come between) and no forbidden tool was called; cases without tool "
+        "expectations are left out"
     ),
     "latency": (
         "wall-clock time of one user turn through the app's runner (model calls, tool "
@@ -94,6 +95,11 @@ class CaseResult:
         return self.verdict.passed
 
     @property
+    def tools_correct(self) -> bool:
+        """Tool selection held and every turn completed: a run that died chose no tools."""
+        return not self.errors and self.verdict.tools_correct
+
+    @property
     def calls(self) -> list[str]:
         return [c.name for t in self.turns for c in t.tool_calls]
 
@@ -105,7 +111,7 @@ class CaseResult:
             "passed": self.passed,
             "errors": list(self.errors),
             "tool_calls": self.calls,
-            "tools_correct": self.verdict.tools_correct if self.case.expect.checks_tools else None,
+            "tools_correct": self.tools_correct if self.case.expect.checks_tools else None,
             "checks": [c.to_dict() for c in self.verdict.checks],
             "turns": [t.to_dict() for t in self.turns],
             "tasks_after": list(self.tasks),
@@ -208,7 +214,7 @@ def summarize(backend: str, results: Sequence[CaseResult]) -> BackendSummary:
         passed=sum(r.passed for r in results),
         errors=sum(bool(r.errors) for r in results),
         tool_cases=len(tool_results),
-        tool_correct=sum(r.verdict.tools_correct for r in tool_results),
+        tool_correct=sum(r.tools_correct for r in tool_results),
         turns=len(latencies),
         latency_p50_ms=percentile(latencies, 50),
         latency_p95_ms=percentile(latencies, 95),
