@@ -111,11 +111,14 @@ class Agent:
         self.context_budget = context_budget
         self.max_tokens_per_run = max_tokens_per_run
 
-    def _request(self, messages: list[Message], now: datetime) -> ModelRequest:
+    def _request(
+        self, messages: list[Message], now: datetime, hidden: range = range(0)
+    ) -> ModelRequest:
         today = now.strftime("%A %Y-%m-%d")
         system = Message(role="system", content=self.system_prompt.format(today=today))
+        shown = [m for i, m in enumerate(messages) if i not in hidden]
         return ModelRequest(
-            messages=[system, *fit_history(messages, self.context_budget)],
+            messages=[system, *fit_history(shown, self.context_budget)],
             tools=self.tools.specs,
             settings=self.settings,
             now=now,
@@ -139,10 +142,13 @@ class Agent:
         started = time.perf_counter()
         backend = self.backend
         invalid_rounds = 0
+        invalid_since = 0
+        # Failed rounds of a backend the run fell back from: the next backend starts clean.
+        hidden = range(0)
         yield event("run_started", backend=self.backend.info.to_dict())
         for step in range(1, self.max_steps + 1):
             now = self.clock()
-            request = self._request(messages, now)
+            request = self._request(messages, now, hidden)
             info = backend.info
             yield event(
                 "model_request",
@@ -211,6 +217,7 @@ class Agent:
                 yield event("token", text="".join(held), backend=response.info.name)
             yield self._model_response(event, response, duration, totals)
             content = "" if response.recovered else response.text
+            round_start = len(messages)
             messages.append(
                 Message(role="assistant", content=content, tool_calls=tuple(response.calls))
             )
@@ -238,6 +245,8 @@ class Agent:
                             )
                         )
             invalid_rounds = invalid_rounds + 1 if invalid == len(response.calls) else 0
+            if invalid_rounds == 1:
+                invalid_since = round_start
             if invalid_rounds >= 2:
                 # The model had its corrective round and is still wrong: a chain moves on.
                 rest = backend.fallback_from(response.info.name)
@@ -252,6 +261,7 @@ class Agent:
                         ),
                     )
                     backend, invalid_rounds = rest, 0
+                    hidden = range(invalid_since, len(messages))
             if self.max_tokens_per_run and (
                 totals.input_tokens + totals.output_tokens > self.max_tokens_per_run
             ):

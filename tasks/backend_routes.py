@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -111,6 +112,35 @@ def backend_for_route(route: str, *, local_only: bool = False) -> Backend:
     with _lock:
         _cache[key] = backend
     return backend
+
+
+def route_names(route: str) -> list[str]:
+    """The backend names a route's parts show up under in traces and breaker state."""
+    names = []
+    for part in (p.strip() for p in route.split(",")):
+        if not part:
+            continue
+        if part in _registered:
+            names.append(_registered[part].info.name)
+        elif ":" in part or part == "builtin":
+            names.append(parse_spec(part).name)
+        else:
+            names.append(part)
+    return names
+
+
+def circuit_states(route: str) -> list[dict[str, Any]]:
+    """Breaker state of each backend of a route, for the page (sync views call this)."""
+    from asgiref.sync import async_to_sync
+
+    from agentcore.breaker import default_breaker
+
+    try:
+        names = route_names(route)
+    except ConfigError:
+        return []
+    snapshots = async_to_sync(default_breaker().snapshot_all)(names)
+    return [s.to_dict() for s in snapshots]
 
 
 def clear_cache() -> None:

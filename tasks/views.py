@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
-from .backend_routes import default_route
+from .backend_routes import circuit_states, default_route
 from .models import BackendProfile, RunStep
 
 
@@ -58,6 +58,7 @@ def _context(request: HttpRequest, conv: Any) -> dict[str, Any]:
             runs=selectors.runs_with_steps(conversation=conv),
             last_step_id=last or 0,
             route_text=conv.route or default_route(),
+            circuits=circuit_states(conv.route or default_route()),
         )
     return context
 
@@ -87,9 +88,3 @@ def conversation_route(request: HttpRequest, conversation_id: int) -> HttpRespon
 def task_panel(request: HttpRequest) -> HttpResponse:
     tasks = selectors.task_list(user=request.user, status="all")  # type: ignore[arg-type]
     return render(request, "tasks/partials/task_panel.html", {"tasks": tasks})
-
-
-@login_required
-def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = selectors.run_for_user(user=request.user, run_id=run_id)  # type: ignore[arg-type]
-    return render(request, "tasks/run_detail.html", {"run": run, "steps": run.steps.all()})

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .scripted import CallInfo, ScriptedBackend, UnconsumedScript, UnexpectedBackendCall, Turn
+from .scripted import CallInfo, ScriptedBackend, Turn, UnconsumedScript, UnexpectedBackendCall
 
 __all__ = ["CallInfo", "ScriptedBackend", "Turn", "UnconsumedScript", "UnexpectedBackendCall"]
