@@ -7,7 +7,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from .models import AgentRun, BackendProfile, Conversation, Message, RunStep, Task
 
@@ -88,10 +90,16 @@ class RunStepInline(admin.TabularInline[RunStep, AgentRun]):
 @admin.register(AgentRun)
 class AgentRunAdmin(ReadOnlyAdmin):
     list_display = ["id", "conversation", "status", "answered_by", "duration_ms", "input_tokens",
-                    "output_tokens", "cost", "started_at"]  # fmt: skip
+                    "output_tokens", "cost", "started_at", "timeline"]  # fmt: skip
     list_filter = ["status", "answered_by"]
     search_fields = ["error", "route"]
+    readonly_fields = ["timeline"]
     inlines = [RunStepInline]
+
+    @admin.display(description="timeline")
+    def timeline(self, obj: AgentRun) -> str:
+        """The run's waterfall page (/runs/<id>/), which staff may open for any run."""
+        return format_html('<a href="{}">timeline</a>', reverse("run_detail", args=[obj.pk]))
 
 
 @admin.register(RunStep)

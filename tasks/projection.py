@@ -46,8 +46,10 @@ class ProfileCost:
     """One profile's monthly bill for the traffic."""
 
     price: Price
+    per_request: Decimal
+    """Dollars for one average request."""
     tokens: Decimal
-    """Dollars for tokens at list prices."""
+    """Dollars a month for tokens at list prices."""
     hardware: Decimal
     """Monthly hardware cost counted for it (local backends only)."""
 
@@ -71,8 +73,12 @@ class HybridCost:
     hardware: Decimal
 
     @property
+    def tokens(self) -> Decimal:
+        return self.custom_tokens + self.foundation_tokens
+
+    @property
     def total(self) -> Decimal:
-        return self.custom_tokens + self.foundation_tokens + self.hardware
+        return self.tokens + self.hardware
 
 
 def cost_per_request(price: Price, traffic: Traffic) -> Decimal:
@@ -95,6 +101,7 @@ def profile_costs(
     return [
         ProfileCost(
             price=p,
+            per_request=cost_per_request(p, traffic),
             tokens=monthly_token_cost(p, traffic),
             hardware=hardware if p.locality == "local" else Decimal(0),
         )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -10,5 +10,5 @@ urlpatterns = [
     path("c/<int:conversation_id>/", views.conversation, name="conversation"),
     path("c/<int:conversation_id>/route/", views.conversation_route, name="conversation_route"),
     path("tasks/panel/", views.task_panel, name="task_panel"),
-    path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
+    path("", include("tasks.urls_stats")),
 ]

@@ -1,0 +1,122 @@
+"""Runs and steps of a period as CSV or JSON, for spreadsheets and notebooks.
+
+The rows come through the same ownership gate as the stats page (`stats.runs_in_scope`), and
+the same cap: the newest `stats.MAX_RUNS` runs of the period, and the steps of exactly those.
+CSV cells that a spreadsheet would run as a formula (= + - @ at the start of text) get a
+leading apostrophe: titles, reasons and payloads are hostile data.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils import timezone
+
+from . import stats
+from .models import AgentRun, RunStep
+
+RUN_FIELDS = (
+    "id", "conversation_id", "conversation__owner__username", "status", "route", "answered_by",
+    "started_at", "finished_at", "duration_ms", "input_tokens", "output_tokens", "cost",
+    "model_calls", "tool_calls", "tool_errors", "error",
+)  # fmt: skip
+STEP_FIELDS = (
+    "id", "run_id", "seq", "type", "ts", "backend", "model", "duration_ms", "ttft_ms",
+    "input_tokens", "output_tokens", "cost", "payload",
+)  # fmt: skip
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def runs_for_export(*, user: AbstractBaseUser, period: stats.Period, all_users: bool) -> list[int]:
+    """Ids of the period's runs in scope, newest first, at most MAX_RUNS."""
+    since = stats.period_start(period, timezone.now())
+    runs = stats.runs_in_scope(user=user, all_users=all_users, since=since)
+    return list(runs.order_by("-started_at", "-id").values_list("id", flat=True)[: stats.MAX_RUNS])
+
+
+def _plain(value: Any) -> Any:
+    """Exact, portable values: Decimal as fixed-point text, datetimes to the microsecond."""
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def run_rows(run_ids: list[int]) -> Iterator[dict[str, Any]]:
+    rows = AgentRun.objects.filter(pk__in=run_ids).order_by("started_at", "id").values(*RUN_FIELDS)
+    for row in rows.iterator(chunk_size=1000):
+        owner = row.pop("conversation__owner__username")
+        yield {"id": row.pop("id"), "owner": owner} | {k: _plain(v) for k, v in row.items()}
+
+
+def step_rows(run_ids: list[int]) -> Iterator[dict[str, Any]]:
+    steps = RunStep.objects.filter(run_id__in=run_ids).order_by("run_id", "seq")
+    steps = steps.values(*STEP_FIELDS)
+    for row in steps.iterator(chunk_size=2000):
+        payload = row["payload"] if isinstance(row["payload"], dict) else {}
+        row["tokens_estimated"] = bool(payload.get("tokens_estimated"))
+        yield {k: _plain(v) for k, v in row.items()}
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    """Id lists small enough for any database's bound-parameter limit."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        value = json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    header: list[str] | None = None
+    for row in rows:
+        if header is None:
+            header = list(row)
+            yield writer.writerow(header)
+        yield writer.writerow([_cell(row[key]) for key in header])
+
+
+def respond(
+    *, user: AbstractBaseUser, what: str, fmt: str, period: stats.Period, all_users: bool
+) -> HttpResponse | StreamingHttpResponse:
+    if what not in ("runs", "steps") or fmt not in ("csv", "json"):
+        raise Http404("No such export")
+    run_ids = runs_for_export(user=user, period=period, all_users=all_users)
+    make = run_rows if what == "runs" else step_rows
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for ids in _chunks(run_ids):
+            yield from make(ids)
+
+    filename = f"taskweb-{what}-{period}.{fmt}"
+    if fmt == "json":
+        body = {"period": period, "capped_at": stats.MAX_RUNS, what: list(rows())}
+        response: HttpResponse | StreamingHttpResponse = JsonResponse(
+            body, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False}
+        )
+    else:
+        response = StreamingHttpResponse(_csv_lines(rows()), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
