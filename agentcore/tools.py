@@ -6,6 +6,7 @@ A model's mistakes (unknown tool, invalid arguments, a tool that refuses) are re
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -63,18 +64,8 @@ class Tool:
         requires_approval: bool = False,
     ) -> Tool:
         """Build the schema from the signature's type hints and defaults, like llm's Tool."""
-        hints = get_type_hints(function, include_extras=True)
-        fields: dict[str, Any] = {}
-        for param in inspect.signature(function).parameters.values():
-            annotation = hints.get(param.name, Any)
-            default = ... if param.default is inspect.Parameter.empty else param.default
-            fields[param.name] = (annotation, default)
         tool_name = name or function.__name__
-        model = pydantic.create_model(
-            f"{tool_name}_args",
-            __config__=pydantic.ConfigDict(extra="forbid"),
-            **fields,
-        )
+        model = _args_model(function, tool_name)
         doc = inspect.getdoc(function) or tool_name
         return cls(
             name=tool_name,
@@ -86,11 +77,62 @@ class Tool:
 
     @property
     def spec(self) -> ToolSpec:
-        schema = self.args_model.model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            prop.pop("title", None)
+        schema = copy.deepcopy(_parameters_schema(self.args_model))
         return ToolSpec(name=self.name, description=self.description, parameters=schema)
+
+
+_MODEL_CACHE: dict[tuple[Any, ...], type[pydantic.BaseModel]] = {}
+
+
+def _build_args_model(function: Callable[..., Any], tool_name: str) -> type[pydantic.BaseModel]:
+    hints = get_type_hints(function, include_extras=True)
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(function).parameters.values():
+        annotation = hints.get(param.name, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (annotation, default)
+    return pydantic.create_model(
+        f"{tool_name}_args",
+        __config__=pydantic.ConfigDict(extra="forbid"),
+        **fields,
+    )
+
+
+def _args_model(function: Callable[..., Any], tool_name: str) -> type[pydantic.BaseModel]:
+    """The arguments model, shared by every function made from the same code and signature.
+
+    Apps bind tools to a user per run (closures), and pydantic's `create_model` plus schema
+    generation cost several ms per tool: ~15 ms of every web turn went here. Closures of one
+    `def` with equal defaults and annotations have the same signature, so they share a model.
+    """
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return _build_args_model(function, tool_name)
+    try:
+        key = (
+            code,
+            tool_name,
+            repr(getattr(function, "__defaults__", None)),
+            repr(getattr(function, "__kwdefaults__", None)),
+            tuple(getattr(function, "__annotations__", {}).items()),
+        )
+        hash(key)
+    except TypeError:
+        return _build_args_model(function, tool_name)
+    model = _MODEL_CACHE.get(key)
+    if model is None:
+        model = _MODEL_CACHE[key] = _build_args_model(function, tool_name)
+    return model
+
+
+@functools.lru_cache(maxsize=512)
+def _parameters_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    """The JSON schema of an arguments model without pydantic's titles, built once per model."""
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    return schema
 
 
 @dataclass(frozen=True, kw_only=True)
