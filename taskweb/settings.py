@@ -100,7 +100,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".local" / "test-db.sqlite3")}
+    # A file, not memory: live-server tests run daphne in a forked process that must share it.
+    # Per process, so that two test runs on one machine never share one.
+    _test_db = BASE_DIR / ".local" / f"test-db-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": str(_test_db)}
 else:
     # Named explicitly: the live-server test process derives its database from TEST.NAME.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}

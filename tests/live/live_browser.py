@@ -51,14 +51,16 @@ def chromium_page() -> Iterator[tuple[Any, list[str]]]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
+            context = browser.new_context()
+            context.set_default_timeout(15_000)
 
             def on_dialog(dialog: Any) -> None:
                 dialogs.append(dialog.message)
                 dialog.dismiss()
 
-            page.on("dialog", on_dialog)
+            # Every page of the context (a second tab too) reports its dialogs.
+            context.on("page", lambda page: page.on("dialog", on_dialog))
+            page = context.new_page()
             yield page, dialogs
         finally:
             browser.close()
