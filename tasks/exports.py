@@ -32,6 +32,8 @@ STEP_FIELDS = (
     "id", "run_id", "seq", "type", "ts", "backend", "model", "duration_ms", "ttft_ms",
     "input_tokens", "output_tokens", "cost", "payload",
 )  # fmt: skip
+RUN_HEADER = ["id", "owner", *RUN_FIELDS[1:2], *RUN_FIELDS[3:]]
+STEP_HEADER = [*STEP_FIELDS, "tokens_estimated"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -88,13 +90,10 @@ class _Echo:
         return value
 
 
-def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+def _csv_lines(header: list[str], rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    header: list[str] | None = None
+    yield writer.writerow(header)
     for row in rows:
-        if header is None:
-            header = list(row)
-            yield writer.writerow(header)
         yield writer.writerow([_cell(row[key]) for key in header])
 
 
@@ -117,6 +116,9 @@ def respond(
             body, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False}
         )
     else:
-        response = StreamingHttpResponse(_csv_lines(rows()), content_type="text/csv; charset=utf-8")
+        header = RUN_HEADER if what == "runs" else STEP_HEADER
+        response = StreamingHttpResponse(
+            _csv_lines(header, rows()), content_type="text/csv; charset=utf-8"
+        )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
