@@ -1,0 +1,153 @@
+"""Runs survive what happens: disconnects, cancels, and a server that stops mid-run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+from test_consumers import connect, events_until, make_conversation
+
+from agentcore.backends.base import TextDelta
+from agentcore.messages import ToolCall
+from agentcore.testing import ScriptedBackend
+from tasks.models import AgentRun, Message, RunStep, Task
+from tasks.services import runs_interrupt_stale
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_a_run_goes_on_when_the_browser_disconnects_and_reopening_shows_it(
+    alice, scripted_route
+):
+    gate = asyncio.Event()
+
+    async def slow(request, info):
+        if info.index == 0:
+            await gate.wait()
+            return ToolCall(id="c1", name="create_task", arguments={"title": "Survivor"})
+        return "Added Survivor."
+
+    conv = await make_conversation(alice, scripted_route(ScriptedBackend(slow)))
+    ws, _, _ = await connect(alice, conv.pk)
+    await ws.send_json_to({"message": "add survivor"})
+    await events_until(ws, last="model_request")
+    await ws.disconnect()
+    gate.set()
+    for _ in range(100):
+        run = await AgentRun.objects.aget(conversation=conv)
+        if run.status != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert run.status == "completed"
+    assert await Task.objects.filter(owner=alice, title="Survivor").aexists()
+    again, _, _ = await connect(alice, conv.pk, after=0)
+    replayed = await events_until(again)
+    assert "tool_call" in [e["type"] for e in replayed]
+    await again.disconnect()
+
+
+async def test_cancel_stops_the_run_closes_the_model_request_and_answers_open_calls(
+    alice, scripted_route
+):
+    closed = asyncio.Event()
+    started = asyncio.Event()
+
+    async def endless(request, info):
+        try:
+            started.set()
+            while True:
+                yield TextDelta("more ")
+                await asyncio.sleep(0.02)
+        finally:
+            closed.set()
+
+    conv = await make_conversation(alice, scripted_route(ScriptedBackend(endless)))
+    ws, _, _ = await connect(alice, conv.pk)
+    await ws.send_json_to({"message": "talk forever"})
+    await asyncio.wait_for(started.wait(), 5)
+    await ws.send_json_to({"type": "cancel"})
+    events = await events_until(ws)
+    assert events[-1]["payload"]["status"] == "cancelled"
+    await asyncio.wait_for(closed.wait(), 5)
+    run = await AgentRun.objects.aget(conversation=conv)
+    assert run.status == "cancelled"
+    assert await RunStep.objects.filter(run=run, type="run_finished").aexists()
+    await ws.send_json_to({"type": "cancel"})
+    reply = json.loads(await ws.receive_from(timeout=5))
+    assert reply["code"] == "nothing_running"
+    await ws.disconnect()
+
+
+def test_runs_left_running_by_a_stopped_server_are_closed_as_interrupted(alice):
+    from tasks.services import conversation_create, run_create, user_message_create
+
+    conv = conversation_create(user=alice, route="builtin")
+    message = user_message_create(conversation=conv, text="delete everything")
+    run = run_create(conversation=conv, user_message=message, route="builtin")
+    Message.objects.create(
+        conversation=conv,
+        run=run,
+        role="assistant",
+        tool_calls=[{"id": "c9", "name": "list_tasks", "arguments": {}}],
+    )
+    assert runs_interrupt_stale() == 1
+    run.refresh_from_db()
+    assert run.status == "interrupted"
+    assert run.finished_at is not None
+    result = Message.objects.get(conversation=conv, role="tool")
+    assert result.tool_call_id == "c9" and "server stopped" in result.content
+    note = Message.objects.filter(conversation=conv, role="assistant").last()
+    assert "interrupted" in note.content
+    assert runs_interrupt_stale() == 0
+
+
+def test_the_stale_run_command_reports_what_it_closed(alice, capsys):
+    call_command("close_stale_runs")
+    assert "0 interrupted run(s) closed." in capsys.readouterr().out
+
+
+async def test_an_abandoned_attempt_is_marked_in_the_transcript_not_glued_on(alice, scripted_route):
+    from agentcore.backends.base import BackendInfo
+    from agentcore.backends.fallback import FallbackBackend
+    from agentcore.errors import BackendTimeout
+
+    def breaks_midway(request, info):
+        async def gen():
+            yield TextDelta("Half an ")
+            raise BackendTimeout("stalled", backend="custom")
+
+        return gen()
+
+    custom = ScriptedBackend(
+        breaks_midway, info=BackendInfo(name="custom", kind="scripted", model="ft")
+    )
+    backup = ScriptedBackend(
+        ["The real answer."], info=BackendInfo(name="backup", kind="scripted", model="big")
+    )
+    conv = await make_conversation(alice, scripted_route(FallbackBackend([custom, backup])))
+    ws, _, _ = await connect(alice, conv.pk, fmt=None)
+    await ws.send_json_to({"message": "hello"})
+    html = ""
+    while "status-completed" not in html:
+        html += await ws.receive_from(timeout=5)
+    assert "Abandoned attempt" in html and "<s>Half an </s>" in html
+    await ws.disconnect()
+    abandoned = await Message.objects.aget(conversation=conv, abandoned=True)
+    assert abandoned.content == "Half an "
+    final = await Message.objects.filter(
+        conversation=conv, role="assistant", abandoned=False
+    ).alast()
+    assert final.content == "The real answer."
+    page = await sync_to_async(_page_text)(alice, conv.pk)
+    assert "abandoned attempt" in page and "The real answer." in page
+
+
+def _page_text(user, conversation_id):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.get(f"/c/{conversation_id}/").content.decode()
