@@ -1,0 +1,94 @@
+"""`python -m benchmarks [--quick] [--json OUT]`: run every benchmark, print one table, write JSON.
+
+Benchmarks run one after another (never side by side: they would measure each other), each
+in a fresh daphne/upstream process where it needs one. A benchmark that crashes is reported
+as a MISS with its error, and the others still run, so one broken piece never hides the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import builtin_engine, client_overhead, concurrency, e2e, idle, loop_overhead, streaming
+from .report import Progress, markdown_table
+from .sizes import PRESETS, Sizes
+from .stats import Figure, machine
+
+Runner = Callable[..., Awaitable[list[Figure]]]
+BENCHMARKS: list[tuple[str, Runner, bool]] = [
+    # (label, run, takes a progress callback)
+    (loop_overhead.NAME, loop_overhead.run, False),
+    (client_overhead.NAME, client_overhead.run, False),
+    (e2e.NAME, e2e.run, True),
+    (streaming.NAME, streaming.run, True),
+    (concurrency.NAME, concurrency.run, True),
+    (builtin_engine.NAME, builtin_engine.run, False),
+    (idle.NAME, idle.run, True),
+]
+
+
+async def run_all(sizes: Sizes, progress: Progress) -> list[Figure]:
+    figures: list[Figure] = []
+    for label, runner, wants_progress in BENCHMARKS:
+        progress.step(label)
+        try:
+            if wants_progress:
+                figures.extend(await runner(sizes, progress.show))
+            else:
+                figures.extend(await runner(sizes))
+        except Exception as exc:  # report and go on: the other benchmarks still count
+            traceback.print_exc(file=sys.stderr)
+            figures.append(
+                Figure(benchmark=label, name="benchmark crashed", verdict="MISS",
+                       note=f"{type(exc).__name__}: {exc}"[:200])
+            )  # fmt: skip
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="smaller runs (< 2 min on 2 cores)")
+    group.add_argument("--preset", choices=sorted(PRESETS), help=argparse.SUPPRESS)
+    parser.add_argument("--json", metavar="OUT", help="write every figure and the machine here")
+    args = parser.parse_args(argv)
+    preset = args.preset or ("quick" if args.quick else "full")
+    sizes = PRESETS[preset]
+    os.chdir(Path(__file__).resolve().parents[1])  # subprocesses find `benchmarks` and manage.py
+    progress = Progress(len(BENCHMARKS))
+    started = time.monotonic()
+    figures = asyncio.run(run_all(sizes, progress))
+    progress.done()
+    wall = time.monotonic() - started
+    command = "python -m benchmarks" + (" --quick" if preset == "quick" else "")
+    print(f"\n{command} — {preset} run, {wall:.0f}s\n")
+    print(markdown_table(figures))
+    missed = [f for f in figures if f.verdict == "MISS"]
+    print(f"\n{len(missed)} target(s) missed" if missed else "\nevery target met")
+    if args.json:
+        report: dict[str, Any] = {
+            "command": command,
+            "preset": preset,
+            "started_at": datetime.now(UTC).isoformat(),
+            "wall_s": wall,
+            "machine": machine(),
+            "figures": [f.to_dict() for f in figures],
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+        print(f"JSON written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Prepare a benchmark database: migrate, then make users, conversations and login sessions.
+
+Run as its own process with the same DJANGO_SETTINGS_MODULE, DATABASE_URL and secret key as
+the daphne server under test, so the sessions it writes are the ones the server reads; no
+management command and no password hashing (users get unusable passwords, sessions are made
+with SessionStore the way `login()` makes them). Prints one JSON list of
+`{"cookie": ..., "conversation": ...}` on stdout.
+
+    python -m benchmarks.setup_db --users 50 --route builtin --prefix e2e
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, required=True)
+    parser.add_argument("--route", default="builtin")
+    parser.add_argument("--prefix", default="bench")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskweb.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+
+    from tasks import services
+
+    call_command("migrate", verbosity=0, interactive=False)
+    users = []
+    for i in range(args.users):
+        user = User(username=f"{args.prefix}-{i}")
+        user.set_unusable_password()
+        users.append(user)
+    User.objects.bulk_create(users)
+    users = list(User.objects.filter(username__startswith=f"{args.prefix}-").order_by("id"))
+    out = []
+    for user in users:
+        conversation = services.conversation_create(user=user, route=args.route)
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        out.append(
+            {
+                "cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
+                "conversation": conversation.pk,
+            }
+        )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

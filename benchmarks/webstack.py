@@ -1,0 +1,217 @@
+"""A real daphne server for the web benchmarks, its throw-away database, and websocket clients.
+
+One daphne process per scenario (a fresh process, so its peak memory is the scenario's own),
+against a throw-away SQLite file, or a throw-away PostgreSQL database with Redis. It runs
+with production settings (`DJANGO_DEBUG=0`: no query log growing in memory) and a raised
+per-user message rate limit (TASKWEB_RATE_LIMIT), since one benchmark user sends more
+messages a minute than a person; each conversation belongs to its own user, so the per-user
+run limit (TASKWEB_MAX_CONCURRENT_RUNS) keeps its default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from .stats import ROOT
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_BENCH_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+SERVER_ENV = {
+    "DJANGO_SETTINGS_MODULE": "taskweb.settings",
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "benchmark-only-secret-key-not-for-production-use-0123456789",
+    "DJANGO_SECURE_SSL_REDIRECT": "0",
+    "TASKWEB_RATE_LIMIT": "1000000/60",
+    "TASKWEB_LOG_LEVEL": "ERROR",
+}
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def postgres_and_redis_reachable() -> bool:
+    return _reachable("127.0.0.1", 5432) and _reachable("127.0.0.1", 6379)
+
+
+class Database:
+    """A throw-away database: a SQLite file, or a PostgreSQL database (+ Redis layer)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.dir = tempfile.TemporaryDirectory(prefix="bench-db-")
+        self.pg_name = f"taskweb_bench_{uuid.uuid4().hex[:8]}"
+        if kind == "sqlite":
+            self.env = {"DATABASE_URL": f"sqlite:///{self.dir.name}/bench.sqlite3"}
+        else:
+            base = PG_ADMIN_URL.rsplit("/", 1)[0]
+            self.env = {"DATABASE_URL": f"{base}/{self.pg_name}", "REDIS_URL": REDIS_BENCH_URL}
+
+    def __enter__(self) -> Database:
+        if self.kind == "postgres":
+            self._admin(f'CREATE DATABASE "{self.pg_name}"')
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.kind == "postgres":
+            self._admin(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+        self.dir.cleanup()
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[arg-type,unused-ignore]
+
+    def connection_count(self) -> int | None:
+        """Server connections to this database (PostgreSQL only), from pg_stat_activity."""
+        if self.kind != "postgres":
+            return None
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.pg_name,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def setup(self, users: int, route: str, prefix: str) -> list[dict[str, Any]]:
+        """Users, conversations and session cookies, made by `benchmarks.setup_db`."""
+        command = [sys.executable, "-m", "benchmarks.setup_db", "--users", str(users),
+                   "--route", route, "--prefix", prefix]  # fmt: skip
+        env = {**os.environ, **SERVER_ENV, **self.env}
+        if "REDIS_URL" not in self.env:
+            env.pop("REDIS_URL", None)
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"setup_db failed:\n{done.stderr[-3000:]}")
+        result: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DaphneServer:
+    """`with DaphneServer(db) as server:` — one daphne process on a free loopback port."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.port = _free_port()
+        self.log = Path(db.dir.name) / f"daphne-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def __enter__(self) -> DaphneServer:
+        env = {**os.environ, **SERVER_ENV, **self.db.env}
+        if "REDIS_URL" not in self.db.env:
+            env.pop("REDIS_URL", None)
+        daphne = Path(sys.executable).parent / "daphne"
+        command = [str(daphne), "-b", "127.0.0.1", "-p", str(self.port),
+                   "taskweb.asgi:application"]  # fmt: skip
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while not _reachable("127.0.0.1", self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                raise RuntimeError(f"daphne did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            self.process = None
+
+    async def connect(self, session: dict[str, Any]) -> ClientConnection:
+        url = f"ws://127.0.0.1:{self.port}/ws/chat/{session['conversation']}/?format=json"
+        headers = {"Cookie": session["cookie"], "Origin": f"http://127.0.0.1:{self.port}"}
+        return await connect(
+            url,
+            additional_headers=headers,
+            compression=None,
+            ping_interval=None,
+            open_timeout=30,
+            max_queue=None,
+        )
+
+
+@dataclass
+class TurnResult:
+    """One message sent and its run followed to `run_finished`, with arrival times."""
+
+    sent: float
+    """time.time() when the message was sent (wall clock, comparable with event `ts`)."""
+    final: float | None = None
+    finished: float | None = None
+    status: str = ""
+    refusal: str = ""
+    """The server's error code when it refused the message (no run started)."""
+    events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed" and self.final is not None
+
+    @property
+    def to_final_ms(self) -> float | None:
+        return None if self.final is None else (self.final - self.sent) * 1000
+
+
+async def turn(ws: ClientConnection, text: str, *, limit_s: float = 120) -> TurnResult:
+    """Send one user message and read events until its run finishes (or is refused)."""
+    result = TurnResult(sent=time.time())
+    await ws.send(json.dumps({"type": "user_message", "message": text}))
+    async with asyncio.timeout(limit_s):
+        while True:
+            raw = await ws.recv()
+            now = time.time()
+            event = json.loads(raw)
+            if "code" in event:  # a refusal for this client, not a run event
+                result.refusal = str(event["code"])
+                return result
+            result.events.append((now, event))
+            if event["type"] == "final":
+                result.final = now
+            elif event["type"] == "run_finished":
+                result.finished = now
+                result.status = str(event["payload"].get("status"))
+                return result
