@@ -69,7 +69,9 @@ def _price(profile: BackendProfile) -> projection.Price:
 def _initial(figures: stats.PeriodStats, profiles: list[BackendProfile]) -> dict[str, Any]:
     """Pre-fill the projection from the user's own traffic; the brief's example without any."""
     local = [p for p in profiles if p.locality == "local" and p.kind != "builtin"]
-    by_traffic = sorted(local, key=lambda p: -figures.profiles.get(p.name, _EMPTY).requests)
+    by_traffic = sorted(
+        local, key=lambda p: (-figures.profiles.get(p.name, _EMPTY).requests, p.kind != "ollama")
+    )
     custom = by_traffic[0] if by_traffic else None
     foundation = next((p for p in profiles if p.locality == "cloud"), None)
     measured = figures.profiles.get(custom.name) if custom else None
