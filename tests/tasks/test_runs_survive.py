@@ -8,7 +8,8 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
-from test_consumers import connect, events_until, make_conversation
+from test_consumers import make_conversation
+from wsclient import connect, events_until
 
 from agentcore.backends.base import TextDelta
 from agentcore.messages import ToolCall
