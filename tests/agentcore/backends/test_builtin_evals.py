@@ -17,7 +17,7 @@ from agentcore.evals import judge as judge_case
 from agentcore.evals.suite import parse_case
 
 ROOT = Path(__file__).resolve().parents[3]
-SAMPLE = Path("/work/shared/evals/sample.jsonl")
+SAMPLE = ROOT.parent / "shared" / "evals" / "sample.jsonl"  # shared/ lies beside the clone
 SUITE = ROOT / "evals" / "taskweb.jsonl"
 BACKEND = BuiltinBackend()
 
