@@ -145,6 +145,9 @@ class AgentRun(models.Model):
     tool_calls = models.PositiveIntegerField(default=0)
     tool_errors = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    worker = models.CharField(
+        max_length=200, blank=True, default="", help_text="host:pid of the process running it"
+    )
 
     class Meta:
         ordering = ["-started_at"]

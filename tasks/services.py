@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -40,8 +42,14 @@ def user_message_create(*, conversation: Conversation, text: str) -> Message:
     return message
 
 
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+"""Which process runs a run: a restarted process can tell its dead runs from live ones."""
+
+
 def run_create(*, conversation: Conversation, user_message: Message, route: str) -> AgentRun:
-    run = AgentRun.objects.create(conversation=conversation, user_message=user_message, route=route)
+    run = AgentRun.objects.create(
+        conversation=conversation, user_message=user_message, route=route, worker=WORKER
+    )
     Message.objects.filter(pk=user_message.pk).update(run=run)
     return run
 
@@ -154,13 +162,33 @@ def abandoned_text_record(*, run: AgentRun, text: str) -> Message:
     )
 
 
-def runs_interrupt_stale() -> int:
-    """Close every run still marked running: called when a server starts, before it serves.
+def _worker_gone(worker: str, *, any_host: bool) -> bool:
+    """True when the process that ran a run is dead (on this host), or on any host if told."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return any_host
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
-    Each gets its open tool calls answered and a visible note in its conversation.
+
+def runs_interrupt_stale(*, any_host: bool = False) -> int:
+    """Close the runs whose process died: called when a server starts, before it serves.
+
+    Runs of live processes on this host are left alone, so one restarted daphne never
+    interrupts its siblings; runs of other hosts only with `any_host`. Each closed run gets
+    its open tool calls answered and a visible note in its conversation.
     """
     count = 0
     for run in AgentRun.objects.filter(status=RunStatus.RUNNING):
+        if not _worker_gone(run.worker, any_host=any_host):
+            continue
         unanswered_calls_close(run=run, reason="the server stopped during this run")
         Message.objects.create(
             conversation_id=run.conversation_id,

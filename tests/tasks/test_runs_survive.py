@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -88,6 +90,8 @@ def test_runs_left_running_by_a_stopped_server_are_closed_as_interrupted(alice):
     conv = conversation_create(user=alice, route="builtin")
     message = user_message_create(conversation=conv, text="delete everything")
     run = run_create(conversation=conv, user_message=message, route="builtin")
+    live = run_create(conversation=conv, user_message=message, route="builtin")
+    AgentRun.objects.filter(pk=run.pk).update(worker=f"{socket.gethostname()}:{dead_pid()}")
     Message.objects.create(
         conversation=conv,
         run=run,
@@ -103,6 +107,14 @@ def test_runs_left_running_by_a_stopped_server_are_closed_as_interrupted(alice):
     note = Message.objects.filter(conversation=conv, role="assistant").last()
     assert "interrupted" in note.content
     assert runs_interrupt_stale() == 0
+    live.refresh_from_db()
+    assert live.status == "running", "a run of a live process (this one) is left alone"
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
 
 
 def test_the_stale_run_command_reports_what_it_closed(alice, capsys):
