@@ -98,6 +98,8 @@ def label(error: BackendError) -> str:
 def describe(error: BackendError, backend: str) -> str:
     """`<label> from <backend>: <message>`, without repeating a message that is just the label."""
     message = str(error).strip()
+    # HTTP backends already start their messages with their name: say it once.
+    message = message.removeprefix(f"{backend}:").strip()
     text = f"{label(error)} from {backend}"
     return f"{text}: {message}" if message and message != label(error) else text
 

@@ -355,7 +355,7 @@ async def test_a_backend_that_goes_silent_times_out_and_is_retried():
     fallback = chain(a, scripted("b", ["ok"]), idle_timeout=0.01, retry=RetryPolicy(max_retries=1))
     chunks = await collect(fallback)
     assert notices(chunks)[:3] == [("attempt", "a"), ("retry", "a"), ("attempt", "a")]
-    assert "timeout from a: a: no output for 0.01s" in chunks[1].reason
+    assert "timeout from a: no output for 0.01s" in chunks[1].reason
     assert text(chunks) == "ok"
 
 

@@ -7,7 +7,6 @@ the backend tests that rely on it could not pass against a fake that lies.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import ollama
@@ -127,17 +126,26 @@ def test_openai_client_maps_the_servers_error_statuses():
 
 
 async def test_server_answers_hundreds_of_concurrent_keep_alive_calls():
-    async with ScriptedServer(lambda request, info: "ok", latency=0.05) as server:
+    in_flight = peak = 0
+
+    async def slow_ok(request, info):
+        # Counts requests being answered at once: a server that served them one after
+        # another would never have more than one in flight. (Speed lives in benchmarks/.)
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return "ok"
+
+    async with ScriptedServer(slow_ok) as server:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as client:
 
             async def call() -> int:
                 body = {"model": "m", "messages": MESSAGES, "stream": False}
                 return (await client.post("/api/chat", json=body)).status_code
 
-            started = time.perf_counter()
             codes = await asyncio.gather(*(call() for _ in range(300)))
-            elapsed = time.perf_counter() - started
     assert codes == [200] * 300
-    assert elapsed < 10  # 300 calls of 50 ms each, concurrently, not one after another
-    assert all(r.duration is not None and r.duration >= 0.05 for r in server.chat_requests)
+    assert peak > 10, f"at most {peak} request(s) were answered at once"
