@@ -20,6 +20,8 @@ _FENCED = re.compile(r"```(?:json|tool_call|tool)?\s*\n?(.*?)```", re.DOTALL)
 _NAME_KEYS = ("tool", "name", "function", "tool_name")
 _ARG_KEYS = ("arguments", "parameters", "args", "input")
 _decoder = json.JSONDecoder()
+_OPENER = re.compile(r"[{\[]")
+_MAX_FAILED_DECODES = 1000
 
 
 def looks_like_tool_call(text: str) -> bool:
@@ -60,18 +62,25 @@ def _call_from_object(obj: Any) -> ToolCall | None:
 
 
 def _json_values(text: str) -> Iterator[Any]:
-    """Every top-level JSON object or array embedded in `text`."""
+    """Every top-level JSON object or array embedded in `text`.
+
+    Model text is hostile: brackets nested past Python's recursion limit are not a call (they
+    would crash the loop), and the failed attempts are capped because each costs O(len(text)).
+    """
     index = 0
-    while index < len(text):
-        starts = [i for i in (text.find("{", index), text.find("[", index)) if i >= 0]
-        if not starts:
-            return
-        start = min(starts)
+    failures = 0
+    while (found := _OPENER.search(text, index)) is not None:
+        start = found.start()
         try:
             value, end = _decoder.raw_decode(text, start)
         except json.JSONDecodeError:
+            failures += 1
+            if failures > _MAX_FAILED_DECODES:
+                return
             index = start + 1
             continue
+        except RecursionError:
+            return  # nested past any real call: data, and scanning on would be quadratic
         yield value
         index = end
 
