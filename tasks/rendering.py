@@ -45,8 +45,15 @@ def event_html(event: Event, conversation: Conversation) -> str:
     p = event.payload
     parts: list[str] = []
     if event.type == "run_started":
-        run = AgentRun.objects.select_related("user_message").get(pk=int(run_id))
-        parts.append(_render("run_started.html", run=run, message=run.user_message))
+        run = AgentRun.objects.select_related("user_message", "conversation").get(pk=int(run_id))
+        parts.append(
+            _render(
+                "run_started.html",
+                run=run,
+                message=run.user_message,
+                conversation=run.conversation,
+            )
+        )
     elif event.type == "token":
         parts.append(_render("token.html", run_id=run_id, text=p.get("text", "")))
     if event.type in STEP_TYPES:
