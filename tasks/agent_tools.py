@@ -19,6 +19,7 @@ from pydantic import Field
 from agentcore.tools import Tool, ToolError, ToolSet
 
 from .models import Task
+from .services import storable
 
 PriorityArg = Literal["low", "medium", "high"]
 StatusArg = Literal["open", "done"]
@@ -34,7 +35,7 @@ async def _run_in_db_thread(function: Any, kwargs: dict[str, Any]) -> Any:
 def _clean_tags(tags: list[str]) -> list[str]:
     seen: list[str] = []
     for tag in tags:
-        clean = tag.strip().lstrip("#").strip().lower()
+        clean = storable(tag).strip().lstrip("#").strip().lower()
         if clean and clean not in seen:
             seen.append(clean)
     return seen
@@ -60,8 +61,8 @@ def build_task_tools(user: AbstractBaseUser) -> ToolSet:
         """Create a task for the user. due_date is ISO YYYY-MM-DD; tags are short words."""
         task = Task.objects.create(
             owner_id=owner_id,
-            title=title.strip(),
-            description=description,
+            title=storable(title.strip()),
+            description=storable(description),
             priority=priority,
             due_date=due_date,
             tags=_clean_tags(tags or []),
@@ -114,9 +115,9 @@ def build_task_tools(user: AbstractBaseUser) -> ToolSet:
         if title is not None:
             if not title.strip():
                 raise ToolError("title cannot be empty")
-            task.title = title.strip()
+            task.title = storable(title.strip())
         if description is not None:
-            task.description = description
+            task.description = storable(description)
         if priority is not None:
             task.priority = priority
         if due_date is not None:

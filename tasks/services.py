@@ -22,6 +22,21 @@ from .models import AgentRun, Conversation, Message, RunStatus, RunStep
 TERMINAL = {"completed", "failed", "interrupted", "cancelled"}
 
 
+def storable(value: Any) -> Any:
+    """`value` with NUL characters replaced, in strings nested in dicts and lists too.
+
+    Model output and user text may hold NUL (U+0000), which PostgreSQL refuses in text and
+    jsonb columns: unreplaced, one hostile character would fail the whole write.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def conversation_create(
     *, user: AbstractBaseUser, title: str = "", route: str = "", local_only: bool = False
 ) -> Conversation:
@@ -35,6 +50,7 @@ def conversation_create(
 
 def user_message_create(*, conversation: Conversation, text: str) -> Message:
     """Save the user's words first, before anything can fail."""
+    text = storable(text)
     message = Message.objects.create(conversation=conversation, role="user", content=text)
     if conversation.title == "New conversation":
         conversation.title = text[:60] + ("…" if len(text) > 60 else "")
@@ -76,10 +92,10 @@ def messages_append(*, run: AgentRun, messages: Iterable[CoreMessage]) -> list[M
             conversation_id=run.conversation_id,
             run=run,
             role=m.role,
-            content=m.content,
-            tool_calls=[c.to_dict() for c in m.tool_calls],
-            tool_call_id=m.tool_call_id or "",
-            name=m.name or "",
+            content=storable(m.content),
+            tool_calls=storable([c.to_dict() for c in m.tool_calls]),
+            tool_call_id=storable(m.tool_call_id or ""),
+            name=storable(m.name or ""),
         )
         for m in messages
     ]
@@ -95,7 +111,7 @@ def _decimal(value: Any) -> Decimal:
 
 def step_record(*, run: AgentRun, event: Event) -> RunStep:
     """Persist one event as a step of the run's audit trail (before anyone is told)."""
-    p = event.payload
+    p = storable(event.payload)
     step = RunStep.objects.create(
         run=run,
         seq=event.seq,
@@ -158,7 +174,11 @@ def unanswered_calls_close(*, run: AgentRun, reason: str) -> list[Message]:
 
 def abandoned_text_record(*, run: AgentRun, text: str) -> Message:
     return Message.objects.create(
-        conversation_id=run.conversation_id, run=run, role="assistant", content=text, abandoned=True
+        conversation_id=run.conversation_id,
+        run=run,
+        role="assistant",
+        content=storable(text),
+        abandoned=True,
     )
 
 
