@@ -80,8 +80,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 ts=step.ts.timestamp(),
                 payload=step.payload,
             )
-            html = await database_sync_to_async(rendering.event_html)(event, self.conversation)
-            await self.deliver(event.to_dict(), html)
+            await self.deliver(event)
 
     # -- incoming ---------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -142,15 +141,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         group = self.group
 
         async def publish(event: Event) -> None:
-            if event.type == "token":
-                # No database here: render on the loop instead of queueing every token behind
-                # the runs' writes on the one shared DB thread (226 ms → ~2 ms at 50 chats).
-                html = rendering.event_html(event, conversation)
-            else:
-                html = await database_sync_to_async(rendering.event_html)(event, conversation)
-            await layer.group_send(
-                group, {"type": "run.event", "event": event.to_dict(), "html": html}
-            )
+            # Only the event travels: each client renders what it needs, so JSON clients
+            # cost no HTML and a page on another process renders with its own database.
+            await layer.group_send(group, {"type": "run.event", "event": event.to_dict()})
 
         def started(run: Any) -> None:
             active.run_id = run.pk
@@ -188,13 +181,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # -- outgoing ---------------------------------------------------------------------
     async def run_event(self, message: dict[str, Any]) -> None:
         """Group handler: one event for every client of the conversation."""
-        await self.deliver(message["event"], message.get("html", ""))
-
-    async def deliver(self, event: dict[str, Any], html: str) -> None:
+        data = message["event"]
         if self.wants_json:
-            await self.send(text_data=json.dumps(event, default=str))
-        elif html:
-            await self.send(text_data=html)
+            await self.send(text_data=json.dumps(data, default=str))
+            return
+        await self.deliver(Event(**data))
+
+    async def deliver(self, event: Event) -> None:
+        if self.wants_json:
+            await self.send(text_data=event.to_json())
+            return
+        cached = rendering.cached_html(self.conversation.pk, event)
+        if cached is None:
+            if rendering.needs_database(event):
+                cached = await database_sync_to_async(rendering.event_html)(
+                    event, self.conversation
+                )
+            else:
+                cached = rendering.event_html(event, self.conversation)
+            rendering.cache_html(self.conversation.pk, event, cached)
+        if cached:
+            await self.send(text_data=cached)
 
     async def error(self, code: str, text: str) -> None:
         """A refusal for this client only (not a run event, so nothing to order against)."""

@@ -6,6 +6,7 @@ one that watched the run happen.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -37,6 +38,30 @@ def _render(template: str, **context: Any) -> str:
 def task_panel_html(conversation: Conversation) -> str:
     tasks = selectors.task_list(user=conversation.owner, status="all")
     return _render("task_panel.html", tasks=tasks, oob=True)
+
+
+def needs_database(event: Event) -> bool:
+    """Whether rendering reads the database (else it can run on the event loop)."""
+    return event.type in {"run_started", "run_finished"} or (
+        event.type == "tool_result"
+        and event.payload.get("name") in MUTATING_TOOLS
+        and not event.payload.get("error")
+    )
+
+
+_html_cache: OrderedDict[tuple[int, str, int, float], str] = OrderedDict()
+_CACHE_SIZE = 2048
+
+
+def cached_html(conversation_id: int, event: Event) -> str | None:
+    """Fragments already rendered in this process: several tabs share one rendering."""
+    return _html_cache.get((conversation_id, event.run_id, event.seq, event.ts))
+
+
+def cache_html(conversation_id: int, event: Event, html: str) -> None:
+    _html_cache[(conversation_id, event.run_id, event.seq, event.ts)] = html
+    while len(_html_cache) > _CACHE_SIZE:
+        _html_cache.popitem(last=False)
 
 
 def event_html(event: Event, conversation: Conversation) -> str:

@@ -85,8 +85,7 @@ def _prepare(conversation: Conversation, text: str) -> tuple[AgentRun, list[Core
     return run, services.history(conversation=conversation), route
 
 
-@database_sync_to_async
-def _persist(run: AgentRun, event: Event, new_messages: list[CoreMessage]) -> None:
+def _persist_sync(run: AgentRun, event: Event, new_messages: list[CoreMessage]) -> None:
     if new_messages:
         services.messages_append(run=run, messages=new_messages)
     if event.type == "fallback" and event.payload.get("notice") == "abandon":
@@ -94,6 +93,49 @@ def _persist(run: AgentRun, event: Event, new_messages: list[CoreMessage]) -> No
         if text:
             services.abandoned_text_record(run=run, text=text)
     services.step_record(run=run, event=event)
+
+
+# On Django's one thread for sync code, like every other ORM call of the process: a thread
+# pool would hold one SQLite connection per thread, and they would contend for the lock.
+_persist = database_sync_to_async(_persist_sync)
+
+
+class EventWriter:
+    """Persists then publishes a run's events, in order, beside the agent loop.
+
+    The loop hands events over without waiting, so a model's stream is never held up by
+    database writes; each event is still stored before any client hears of it, and tokens
+    (not stored: the model_response step has the whole text) keep their place in the order.
+    """
+
+    def __init__(self, run: AgentRun, publish: Publish) -> None:
+        self.run = run
+        self.publish = publish
+        self.queue: asyncio.Queue[tuple[Event, list[CoreMessage]] | None] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    def put(self, event: Event, new_messages: list[CoreMessage]) -> None:
+        if self.task is not None and self.task.done():
+            self.task.result()  # a failed writer stops the run with its error
+        self.queue.put_nowait((event, new_messages))
+
+    async def _drain(self) -> None:
+        while (item := await self.queue.get()) is not None:
+            event, new_messages = item
+            if event.type != "token":
+                await _persist(self.run, event, new_messages)
+            await self.publish(event)
+
+    async def __aenter__(self) -> EventWriter:
+        self.task = asyncio.create_task(self._drain())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # Also on cancel or error: what the loop produced is stored and sent before the
+        # run is closed, so the closing events come after it.
+        self.queue.put_nowait(None)
+        assert self.task is not None
+        await asyncio.shield(self.task)
 
 
 @database_sync_to_async
@@ -133,14 +175,13 @@ async def execute_run(
             clock=clock,
             max_tokens_per_run=settings.TASKWEB_MAX_TOKENS_PER_RUN,
         )
-        async for ev in agent.run(messages, run_id=str(run.pk), approve=approve):
-            last_seq = ev.seq
-            new, saved = messages[saved:], len(messages)
-            if ev.type != "token":
-                await _persist(run, ev, new)
-            if ev.type == "run_finished":
-                status = str(ev.payload.get("status"))
-            await publish(ev)
+        async with EventWriter(run, publish) as writer:
+            async for ev in agent.run(messages, run_id=str(run.pk), approve=approve):
+                last_seq = ev.seq
+                new, saved = messages[saved:], len(messages)
+                writer.put(ev, new)
+                if ev.type == "run_finished":
+                    status = str(ev.payload.get("status"))
     except asyncio.CancelledError:
         event = EventFactory(str(run.pk), start=last_seq)
         await _finish_abnormally(run, event, publish, "cancelled", "cancelled by the user")

@@ -169,7 +169,7 @@ class HttpEdge:
             self._client = httpx.AsyncClient(
                 base_url=self.config.base_url,
                 timeout=httpx.Timeout(t.total, connect=t.connect, pool=t.connect),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                limits=httpx.Limits(max_connections=500, max_keepalive_connections=200),
             )
             self._loop = loop
         return self._client

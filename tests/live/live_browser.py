@@ -74,8 +74,25 @@ def live_server_base() -> type:
     class LiveServer(ChannelsLiveServerTestCase):
         @classmethod
         def setUpClass(cls) -> None:
-            # The server process is forked: it must not inherit an open SQLite connection.
+            # The server process is forked: it must not inherit an open SQLite connection,
+            # nor objects bound to this process's event loops (the in-memory channel layer
+            # with earlier tests' groups, breaker locks, runs in progress).
+            from channels.layers import channel_layers
+
+            from agentcore.breaker import set_default_breaker
+            from tasks.runner import ACTIVE_RUNS
+
             connections.close_all()
+            # asgiref's executor for thread-sensitive code has its thread in this process
+            # only: a forked child would queue DB work to a thread that does not exist.
+            from concurrent.futures import ThreadPoolExecutor
+
+            from asgiref.sync import SyncToAsync
+
+            SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+            channel_layers.backends.clear()
+            set_default_breaker(None)
+            ACTIVE_RUNS.clear()
             super().setUpClass()
 
     return LiveServer
