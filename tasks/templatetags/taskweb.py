@@ -13,6 +13,7 @@ from typing import Any
 
 import nh3
 from django import template
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
@@ -26,7 +27,14 @@ _TAGS = {
 _ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
 
 
+MAX_MARKDOWN_CHARS = 20_000
+"""Longer text is shown escaped, not parsed: markdown-it's link parsing is superlinear, so a
+model answer of 100k '[' took seconds to render on every load of its page."""
+
+
 def render_markdown(text: str) -> str:
+    if len(text or "") > MAX_MARKDOWN_CHARS:
+        return f'<p class="plain">{escape(text)}</p>'
     html = _md.render(text or "")
     return nh3.clean(
         html,

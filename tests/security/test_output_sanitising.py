@@ -90,6 +90,13 @@ def test_markdown_of_each_hostile_string_has_no_live_markup_or_image(text):
     assert loaders <= {("a", "href")}, loaders
 
 
+def test_very_long_text_is_shown_escaped_instead_of_parsed_as_markdown():
+    for text in ("[" * 100_000, "<b>" + "x" * 100_000, "[x](javascript:y) " * 2000):
+        html = render_markdown(text)
+        assert html.startswith('<p class="plain">') and "<b>" not in html and "<a" not in html
+        assert_no_live_markup(html, "long text")
+
+
 def test_every_run_of_the_corpus_ends_and_records_its_steps(corpus_data, db):
     runs = AgentRun.objects.filter(conversation__owner=corpus_data["alice"])
     assert runs.count() == 2 * len(CORPUS)
