@@ -155,13 +155,3 @@ def build_task_tools(user: AbstractBaseUser) -> ToolSet:
         Tool.from_function(delete_task, requires_approval=True),
     ]
     return ToolSet.of(tools, runner=_run_in_db_thread)
-
-
-TASK_TOOL_NAMES = (
-    "create_task",
-    "list_tasks",
-    "get_task",
-    "update_task",
-    "complete_task",
-    "delete_task",
-)

@@ -11,24 +11,14 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from agentcore.events import Event
+from agentcore.events import EVENT_TYPES, Event
+from agentcore.task_contract import MUTATING_TOOLS
 
 from . import selectors
 from .models import AgentRun, Conversation, Message
 
-STEP_TYPES = {
-    "model_request",
-    "model_response",
-    "tool_call",
-    "tool_result",
-    "approval_required",
-    "approval_decision",
-    "retry",
-    "fallback",
-    "error",
-    "final",
-}
-MUTATING_TOOLS = {"create_task", "update_task", "complete_task", "delete_task"}
+STEP_TYPES = EVENT_TYPES - {"run_started", "token", "run_finished"}
+"""Events shown as a step of the trace (the run's start and end are its header)."""
 
 
 def _render(template: str, **context: Any) -> str:
@@ -40,13 +30,15 @@ def task_panel_html(conversation: Conversation) -> str:
     return _render("task_panel.html", tasks=tasks, oob=True)
 
 
+def changes_tasks(event: Event) -> bool:
+    """A tool result that changed the task list (so the task panel is redrawn)."""
+    p = event.payload
+    return event.type == "tool_result" and p.get("name") in MUTATING_TOOLS and not p.get("error")
+
+
 def needs_database(event: Event) -> bool:
     """Whether rendering reads the database (else it can run on the event loop)."""
-    return event.type in {"run_started", "run_finished"} or (
-        event.type == "tool_result"
-        and event.payload.get("name") in MUTATING_TOOLS
-        and not event.payload.get("error")
-    )
+    return event.type in {"run_started", "run_finished"} or changes_tasks(event)
 
 
 _html_cache: OrderedDict[tuple[int, str, int, float], str] = OrderedDict()
@@ -97,6 +89,6 @@ def event_html(event: Event, conversation: Conversation) -> str:
     if event.type == "run_finished":
         run = AgentRun.objects.get(pk=int(run_id))
         parts.append(_render("run_summary.html", run=run, oob=True))
-    if event.type == "tool_result" and p.get("name") in MUTATING_TOOLS and not p.get("error"):
+    if changes_tasks(event):
         parts.append(task_panel_html(conversation))
     return "".join(parts)

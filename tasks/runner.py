@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Awaitable[None]]
 Approve = Callable[[ToolCall], Awaitable[bool]]
-MUTATING_TOOLS = {"create_task", "update_task", "complete_task", "delete_task"}
 
 
 @dataclass
@@ -213,11 +212,3 @@ async def _finish_abnormally(
         with contextlib.suppress(Exception):
             await publish(ev)
     run.status = status
-
-
-def event_changes_tasks(event: Event) -> bool:
-    return (
-        event.type == "tool_result"
-        and event.payload.get("name") in MUTATING_TOOLS
-        and not (event.payload.get("error"))
-    )

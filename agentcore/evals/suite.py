@@ -13,22 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, TypeAlias, cast
 
 from agentcore.errors import ConfigError
+from agentcore.task_contract import PRIORITIES, STATUSES, TOOL_NAMES, Priority, TaskStatus
 
-Priority: TypeAlias = Literal["low", "medium", "high"]
-Status: TypeAlias = Literal["open", "done"]
-PRIORITIES = ("low", "medium", "high")
-STATUSES = ("open", "done")
-TOOL_NAMES = (
-    "create_task",
-    "list_tasks",
-    "get_task",
-    "update_task",
-    "complete_task",
-    "delete_task",
-)
+Status: TypeAlias = TaskStatus
 PREDICATE_KEYS = ("title_contains", "title", "priority", "status", "due_date", "tags")
 SETUP_KEYS = ("title", "description", "priority", "due_date", "tags", "status")
 CASE_KEYS = ("id", "now", "setup", "turns", "approve", "expect")

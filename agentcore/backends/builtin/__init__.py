@@ -16,20 +16,12 @@ from datetime import datetime
 from ...messages import Message, ToolCall
 from ...pricing import estimate_tokens
 from ...specs import BackendConfig
+from ...task_contract import TOOL_NAMES
 from ..base import Backend, BackendInfo, Chunk, ModelRequest, TextDelta, ToolCallChunk, UsageChunk
 from . import answers, dates
 from .engine import Call, plan
 
 __all__ = ["BuiltinBackend", "plan"]
-
-_FALLBACK_TOOLS = (
-    "create_task",
-    "list_tasks",
-    "get_task",
-    "update_task",
-    "complete_task",
-    "delete_task",
-)
 
 
 class BuiltinBackend(Backend):
@@ -49,7 +41,7 @@ class BuiltinBackend(Backend):
         step = plan(request.messages, now)
         prompt_tokens = sum(_message_tokens(m) for m in request.messages)
         if isinstance(step, str):
-            names = [t.name for t in request.tools] or list(_FALLBACK_TOOLS)
+            names = [t.name for t in request.tools] or list(TOOL_NAMES)
             text = answers.neutralise(step, names)
             yield TextDelta(text)
             output = estimate_tokens(text)
