@@ -16,6 +16,7 @@ from datetime import datetime
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import transaction
 
 from agentcore.errors import AgentCoreError
 from agentcore.events import Event, EventFactory
@@ -99,6 +100,18 @@ def _persist_sync(run: AgentRun, event: Event, new_messages: list[CoreMessage]) 
 _persist = database_sync_to_async(_persist_sync)
 
 
+@database_sync_to_async
+def _persist_batch(run: AgentRun, items: list[tuple[Event, list[CoreMessage]]]) -> None:
+    """Store events that queued up while the database was busy: one trip, one commit."""
+    with transaction.atomic():
+        for event, new_messages in items:
+            if event.type != "token":
+                _persist_sync(run, event, new_messages)
+
+
+MAX_BATCH = 64
+
+
 class EventWriter:
     """Persists then publishes a run's events, in order, beside the agent loop.
 
@@ -119,11 +132,19 @@ class EventWriter:
         self.queue.put_nowait((event, new_messages))
 
     async def _drain(self) -> None:
-        while (item := await self.queue.get()) is not None:
-            event, new_messages = item
-            if event.type != "token":
-                await _persist(self.run, event, new_messages)
-            await self.publish(event)
+        done = False
+        while not done:
+            batch = [await self.queue.get()]
+            while len(batch) < MAX_BATCH and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            if batch[-1] is None:
+                batch.pop()
+                done = True
+            items = [item for item in batch if item is not None]
+            if any(event.type != "token" for event, _ in items):
+                await _persist_batch(self.run, items)
+            for event, _ in items:
+                await self.publish(event)
 
     async def __aenter__(self) -> EventWriter:
         self.task = asyncio.create_task(self._drain())

@@ -144,7 +144,7 @@ async def test_an_abandoned_attempt_is_marked_in_the_transcript_not_glued_on(ali
     ws, _, _ = await connect(alice, conv.pk, fmt=None)
     await ws.send_json_to({"message": "hello"})
     html = ""
-    while "status-completed" not in html:
+    while 'run-summary status-completed" hx-swap-oob' not in html:  # the run_finished swap
         html += await ws.receive_from(timeout=5)
     assert "Abandoned attempt" in html and "<s>Half an </s>" in html
     await ws.disconnect()

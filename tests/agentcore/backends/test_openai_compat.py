@@ -8,6 +8,7 @@ import socket
 import pytest
 from backend_helpers import QUICK, REQUEST, collect, config_for, run_agent, task_tools
 
+from agentcore.backends._http import POOL_SHARDS
 from agentcore.backends.base import NoticeChunk, TextDelta, ToolCallChunk, UsageChunk
 from agentcore.backends.openai_compat import OpenAICompatBackend
 from agentcore.backends.wire import apply_tool_call_deltas, finish_tool_calls
@@ -213,9 +214,10 @@ async def test_one_client_serves_every_call():
     async with ScriptedServer(["a", "b"]) as server:
         backend = backend_for(server)
         await collect(backend)
-        client = backend.http.client
+        pool = backend.http.pool
         await collect(backend)
-        assert backend.http.client is client
+        assert backend.http.pool == pool, "no client is made on the request path"
+        assert len(pool) == POOL_SHARDS
         await backend.aclose()
 
 
