@@ -43,6 +43,11 @@ class BackendTimeout(BackendError):
     retryable = True
     kind = "timeout"
 
+    def __init__(self, message: str, *, backend: str = "", waited_s: float = 0.0) -> None:
+        super().__init__(message, backend=backend)
+        self.waited_s = waited_s
+        """How long the user already waited on this attempt (0 for a connect timeout)."""
+
 
 class BackendHTTPError(BackendError):
     """The server answered with an HTTP error status."""

@@ -138,6 +138,8 @@ class RetryPolicy:
     """Fraction of each backoff that is random: delay * (1 - jitter * U[0,1))."""
     retry_after_cap_s: float = 10.0
     """A Retry-After longer than this sends the request to the next backend instead."""
+    slow_timeout_s: float = 5.0
+    """A timeout after this long is not retried while another backend could answer."""
     retry_connect_failures: bool = False
     """Retry a refused/unreachable backend even when another backend could answer now."""
     rng: Callable[[], float] = field(default=random.random, compare=False, repr=False)
@@ -163,6 +165,11 @@ class RetryPolicy:
             return RetryDecision(action="fallback", why="no retries left")
         if not last_resort and not self.retry_connect_failures and is_connect_failure(error):
             return RetryDecision(action="fallback", why="nothing is listening")
+        waited = getattr(error, "waited_s", 0.0)
+        if not last_resort and waited >= self.slow_timeout_s:
+            # The user already sat through a whole timeout: another backend answers sooner
+            # than a second wait on this one. (A fast connect timeout is still retried.)
+            return RetryDecision(action="fallback", why=f"already waited {waited:g}s")
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             if retry_after > self.retry_after_cap_s:

@@ -26,7 +26,7 @@ _LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?
 class Timeouts:
     connect: float = 3.0
     """Seconds to open the connection."""
-    first_token: float = 60.0
+    first_token: float = 30.0
     """Seconds to wait for the first byte of the answer (a cold model may load first)."""
     total: float = 300.0
     """Seconds for the whole answer."""

@@ -212,7 +212,7 @@ class BackendProfile(models.Model):
         help_text="Name of the environment variable that holds the API key (not the key).",
     )
     connect_timeout = models.FloatField(default=3.0, help_text="Seconds")
-    first_token_timeout = models.FloatField(default=60.0, help_text="Seconds")
+    first_token_timeout = models.FloatField(default=30.0, help_text="Seconds")
     total_timeout = models.FloatField(default=300.0, help_text="Seconds")
     locality = models.CharField(max_length=10, choices=Locality.choices, default=Locality.LOCAL)
     price_in_per_mtok = models.DecimalField(

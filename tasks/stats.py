@@ -18,9 +18,7 @@ Definitions (shown on the page too):
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -28,6 +26,8 @@ from typing import Any, Literal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
+
+from agentcore.percentiles import percentile
 
 from .models import AgentRun, RunStep
 from .stats_series import Buckets, latency_histogram, rate
@@ -80,16 +80,6 @@ def steps_in_scope(
     if since is not None:
         steps = steps.filter(run__started_at__gte=since)
     return steps
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100), linear between closest ranks (numpy's default)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @dataclass

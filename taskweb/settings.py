@@ -111,7 +111,13 @@ else:
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis blocks 5 s in BZPOPMIN while a consumer waits for messages, and
+            # redis-py 8 gives up reading a socket after 5 s by default: the two race, and a
+            # lost race kills the websocket (seen under load). Reads may take longer.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        }
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )

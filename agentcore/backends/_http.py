@@ -257,7 +257,9 @@ class HttpEdge:
             async with asyncio.timeout(max(seconds, 0.001)):
                 return await awaitable
         except TimeoutError:
-            raise BackendTimeout(f"{self.name}: {what}", backend=self.name) from None
+            raise BackendTimeout(
+                f"{self.name}: {what}", backend=self.name, waited_s=seconds
+            ) from None
 
     async def request_json(self, method: str, path: str, body: Any = None) -> Any:
         """A non-streaming call; the whole answer must arrive within `first_token`+`total`."""

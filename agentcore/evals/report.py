@@ -8,11 +8,12 @@ accuracy" without its definition cannot be compared across runs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from agentcore.percentiles import percentile
 
 from .judge import Verdict, brief, judge
 from .suite import Case
@@ -145,16 +146,6 @@ def evaluate(
         verdict=verdict,
         errors=tuple(errors),
     )
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0-100), linear between closest ranks; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -119,3 +119,15 @@ def test_outages_and_misconfiguration_count_against_the_breaker_but_bad_requests
 def test_descriptions_name_the_status_and_the_backend_without_repeating_themselves():
     assert describe(BackendHTTPError(status=503), "ollama") == "HTTP 503 from ollama"
     assert describe(BackendTimeout("slow"), "x") == "timeout from x: slow"
+
+
+def test_a_slow_timeout_falls_back_at_once_when_another_backend_can_answer():
+    from agentcore.errors import BackendTimeout
+    from agentcore.retry import RetryPolicy
+
+    stalled = BackendTimeout("ollama: no first byte within 30s", waited_s=30)
+    policy = RetryPolicy()
+    assert policy.decide(stalled, 1, last_resort=False).action == "fallback"
+    assert policy.decide(stalled, 1, last_resort=True).action == "retry"
+    quick = BackendTimeout("ollama: no connection within 3s")
+    assert policy.decide(quick, 1, last_resort=False).action == "retry"

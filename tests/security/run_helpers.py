@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.contrib.auth import SESSION_KEY
+from wsclient import connect  # noqa: F401  (re-exported for the security tests)
 
 from tasks.runner import execute_run
 from tasks.services import conversation_create
@@ -33,26 +32,6 @@ def calls_of(events, name: str | None = None) -> list:
     return [
         e for e in events if e.type == "tool_call" and (name is None or e.payload["name"] == name)
     ]
-
-
-async def connect(user, conversation_id, *, origin=ORIGIN, fmt="json"):
-    """A websocket client on the real ASGI app, logged in through a session cookie."""
-    from django.contrib.sessions.backends.db import SessionStore
-
-    from taskweb.asgi import application
-
-    headers = [origin] if origin else []
-    if user is not None:
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-        session["_auth_user_hash"] = user.get_session_auth_hash()
-        await sync_to_async(session.save)()
-        headers.append((b"cookie", f"sessionid={session.session_key}".encode()))
-    path = f"/ws/chat/{conversation_id}/" + (f"?format={fmt}" if fmt else "")
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, code = await communicator.connect()
-    return communicator, connected, code
 
 
 async def receive_until(communicator, last: str = "run_finished", timeout: float = 10.0) -> list:
