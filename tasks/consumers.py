@@ -141,6 +141,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         group = self.group
 
         async def publish(event: Event) -> None:
+            if event.type == "run_finished" and ACTIVE_RUNS.get(conversation.pk) is active:
+                # Free the conversation before anyone hears the run ended: a client that
+                # answers run_finished with its next message must not be told "busy".
+                del ACTIVE_RUNS[conversation.pk]
             # Only the event travels: each client renders what it needs, so JSON clients
             # cost no HTML and a page on another process renders with its own database.
             await layer.group_send(group, {"type": "run.event", "event": event.to_dict()})

@@ -224,3 +224,13 @@ async def test_html_clients_get_fragments_for_htmx(alice, scripted_route):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img" not in html
     await ws.disconnect()
+
+
+async def test_the_next_message_right_after_run_finished_is_accepted(alice, scripted_route):
+    conv = await make_conversation(alice, scripted_route(ScriptedBackend(["one", "two", "three"])))
+    ws, _, _ = await connect(alice, conv.pk)
+    for text in ("first", "second", "third"):
+        await ws.send_json_to({"message": text})
+        events = await events_until(ws)  # an error frame would stop short of run_finished
+        assert events[-1]["payload"]["status"] == "completed"
+    await ws.disconnect()
