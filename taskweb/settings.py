@@ -112,11 +112,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": (
         {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # channels-redis blocks 5 s in BZPOPMIN while a consumer waits for messages, and
-            # redis-py 8 gives up reading a socket after 5 s by default: the two race, and a
-            # lost race kills the websocket (seen under load). Reads may take longer.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            # Pub/sub: a message reaches the consumers listening now, with no per-channel
+            # queue to overflow or expire (channels-redis' list-based layer lost events for
+            # 50 concurrent conversations in the benchmark, and its 5 s BZPOPMIN races
+            # redis-py 8's 5 s socket timeout).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
         }
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
