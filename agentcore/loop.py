@@ -28,7 +28,7 @@ from .errors import BackendError
 from .events import Event, EventFactory, EventType
 from .messages import Message, ToolCall
 from .pricing import cost
-from .toolcall_parsing import looks_like_tool_call, parse_tool_calls
+from .toolcall_parsing import defuse_call_markup, looks_like_tool_call, parse_tool_calls
 from .tools import ToolOutcome, ToolSet
 
 ApprovalFn = Callable[[ToolCall], Awaitable[bool]]
@@ -239,7 +239,7 @@ class Agent:
                         messages.append(
                             Message(
                                 role="tool",
-                                content=ev.payload["content"],
+                                content=defuse_call_markup(ev.payload["content"]),
                                 tool_call_id=call.id,
                                 name=call.name,
                             )

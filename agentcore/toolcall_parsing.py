@@ -24,6 +24,21 @@ _OPENER = re.compile(r"[{\[]")
 _MAX_FAILED_DECODES = 1000
 
 
+_MARKUP = (("<tool_call>", "[tool_call]"), ("</tool_call>", "[/tool_call]"), ("```", "'''"))
+
+
+def defuse_call_markup(text: str) -> str:
+    """Tool results with call syntax made inert, before the model reads them.
+
+    A task titled `<tool_call>{"name": "complete_task", ...}</tool_call>` is data; a model
+    that echoes it in its answer must not have the echo run as a call. The model still
+    reads the title, with brackets it cannot mistake for (or reproduce as) call markup.
+    """
+    for marker, inert in _MARKUP:
+        text = text.replace(marker, inert)
+    return text
+
+
 def looks_like_tool_call(text: str) -> bool:
     """Cheap check the loop uses to hold back streamed tokens that may become a call."""
     head = text.lstrip()[:12]
