@@ -125,10 +125,18 @@ class EventWriter:
         self.publish = publish
         self.queue: asyncio.Queue[tuple[Event, list[CoreMessage]] | None] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
+        self.pending = 0
+        """Events handed over and not yet published."""
 
-    def put(self, event: Event, new_messages: list[CoreMessage]) -> None:
+    async def send(self, event: Event, new_messages: list[CoreMessage]) -> None:
+        """Hand an event over; a token with nothing ahead of it is published at once."""
         if self.task is not None and self.task.done():
             self.task.result()  # a failed writer stops the run with its error
+        if event.type == "token" and not new_messages and self.pending == 0:
+            # Nothing waits to be stored before it: no reason to queue behind the database.
+            await self.publish(event)
+            return
+        self.pending += 1
         self.queue.put_nowait((event, new_messages))
 
     async def _drain(self) -> None:
@@ -145,6 +153,7 @@ class EventWriter:
                 await _persist_batch(self.run, items)
             for event, _ in items:
                 await self.publish(event)
+                self.pending -= 1
 
     async def __aenter__(self) -> EventWriter:
         self.task = asyncio.create_task(self._drain())
@@ -199,7 +208,7 @@ async def execute_run(
             async for ev in agent.run(messages, run_id=str(run.pk), approve=approve):
                 last_seq = ev.seq
                 new, saved = messages[saved:], len(messages)
-                writer.put(ev, new)
+                await writer.send(ev, new)
                 if ev.type == "run_finished":
                     status = str(ev.payload.get("status"))
     except asyncio.CancelledError:
