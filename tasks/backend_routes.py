@@ -143,6 +143,15 @@ def circuit_states(route: str) -> list[dict[str, Any]]:
     return [s.to_dict() for s in snapshots]
 
 
+async def close_all() -> None:
+    """Close every cached backend (connections, loaded models): for commands that exit."""
+    with _lock:
+        backends = list(_cache.values())
+        _cache.clear()
+    for backend in backends:
+        await backend.aclose()
+
+
 def clear_cache() -> None:
     with _lock:
         _cache.clear()

@@ -14,7 +14,7 @@ from agentcore.errors import ConfigError
 from agentcore.events import Event
 from agentcore.messages import ToolCall
 from tasks import services
-from tasks.backend_routes import backend_for_route
+from tasks.backend_routes import backend_for_route, close_all
 from tasks.models import Conversation
 from tasks.runner import execute_run
 
@@ -93,8 +93,12 @@ class Command(BaseCommand):
         async def approve(call: ToolCall) -> bool:
             return bool(options["yes"])
 
-        for text in options["messages"]:
-            await execute_run(conversation, text, publish=publish, approve=approve)
+        try:
+            for text in options["messages"]:
+                await execute_run(conversation, text, publish=publish, approve=approve)
+        finally:
+            # Release HTTP pools and loaded models while the loop still runs, not at exit.
+            await close_all()
 
 
 def _default() -> str:
