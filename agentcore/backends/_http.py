@@ -349,5 +349,9 @@ class HttpEdge:
 
     async def aclose(self) -> None:
         clients, self._clients = self._clients, []
+        if self._loop is not asyncio.get_running_loop():
+            # Made on another event loop (now gone): its sockets cannot be closed from
+            # here and are released with that loop.
+            return
         for client in clients:
             await client.aclose()

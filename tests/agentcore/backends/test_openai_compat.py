@@ -245,3 +245,13 @@ async def test_notice_comes_before_any_retried_chunk():
     assert chunks[0].notice == "stream_retry"
     assert [type(c) for c in chunks[1:]] == [TextDelta, UsageChunk]
     assert not any(isinstance(c, ToolCallChunk) for c in chunks)
+
+
+def test_a_backend_used_on_a_finished_event_loop_closes_cleanly_on_a_new_one():
+    import asyncio
+
+    with ScriptedServer(["a"]) as server:
+        backend = backend_for(server)
+        asyncio.run(collect(backend))  # its clients belong to that loop, closed now
+        asyncio.run(backend.aclose())
+        assert backend.http.pool == ()
