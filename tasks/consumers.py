@@ -205,9 +205,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 cached = rendering.event_html(event, self.conversation)
             rendering.cache_html(self.conversation.pk, event, cached)
         if cached:
-            # The marker lets a page skip an event it already shows (a reconnect's catch-up
-            # replays the steps persisted since the page was rendered).
-            await self.send(text_data=f"<!--event {event.run_id}:{event.seq}-->{cached}")
+            await self.send(text_data=cached)
 
     async def error(self, code: str, text: str) -> None:
         """A refusal for this client only (not a run event, so nothing to order against)."""

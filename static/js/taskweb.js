@@ -22,29 +22,7 @@
       target.closest("form").requestSubmit();
     }
   });
-  // Each event is shown once: catch-up after a reconnect replays steps the page may have.
-  var seen = new Set();
-  function remember() {
-    document.querySelectorAll("li.step[id^='step-']").forEach(function (el) {
-      var parts = el.id.split("-");
-      seen.add(parts[1] + ":" + parts[2]);
-    });
-    document.querySelectorAll("section.run[id^='run-']").forEach(function (el) {
-      seen.add(el.id.split("-")[1] + ":1");
-    });
-  }
-  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
-    var match = /^<!--event (\d+):(\d+)-->/.exec(evt.detail.message || "");
-    if (!match) { return; }
-    var key = match[1] + ":" + match[2];
-    if (seen.has(key) || document.getElementById("step-" + match[1] + "-" + match[2])) {
-      evt.preventDefault();
-      return;
-    }
-    seen.add(key);
-  });
   document.addEventListener("DOMContentLoaded", function () {
-    remember();
     scrollDown("transcript");
     scrollDown("trace");
   });
