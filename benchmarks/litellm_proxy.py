@@ -17,6 +17,7 @@ from types import TracebackType
 import httpx
 
 from .stats import ROOT
+from .webstack import stop_process
 
 MASTER_KEY = "sk-bench-master-key"
 
@@ -99,11 +100,6 @@ class LiteLLMProxy:
         tb: TracebackType | None,
     ) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+            stop_process(self.process, 10)
             self.process = None
         self.work.cleanup()

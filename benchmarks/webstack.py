@@ -52,6 +52,16 @@ def postgres_and_redis_reachable() -> bool:
     return _reachable("127.0.0.1", 5432) and _reachable("127.0.0.1", 6379)
 
 
+def stop_process(process: subprocess.Popen[bytes], wait_s: float) -> None:
+    """Terminate a server the benchmark started; kill it if it does not go in `wait_s`."""
+    process.terminate()
+    try:
+        process.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
 class Database:
     """A throw-away database: a SQLite file, or a PostgreSQL database (+ Redis layer)."""
 
@@ -153,12 +163,7 @@ class DaphneServer:
         tb: TracebackType | None,
     ) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+            stop_process(self.process, 15)
             self.process = None
 
     async def connect(self, session: dict[str, Any]) -> ClientConnection:
