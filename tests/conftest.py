@@ -18,6 +18,15 @@ def require(flag: str, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing(django_test_environment) -> None:
+    """Django's advice for tests: a cheap hasher. PBKDF2's million rounds cost ~0.5 s of CPU
+    per login; on two busy cores that made a live-server login outlast the browser's wait."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="alice-pw-123!")

@@ -103,4 +103,9 @@ def login(page: Any, base_url: str, username: str, password: str) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("main.login button[type=submit]")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    try:
+        page.wait_for_url(lambda url: "/accounts/login/" not in url, timeout=45_000)
+    except Exception as exc:
+        # Say what the page said (a rejected password shows its error) rather than a bare timeout.
+        shown = page.locator("main").inner_text(timeout=2_000)[:300]
+        raise AssertionError(f"login as {username} did not leave the login page: {shown!r}") from exc
