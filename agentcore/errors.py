@@ -80,6 +80,16 @@ class ModelNotFound(BackendError):
     kind = "model_not_found"
 
 
+class BackendMisconfigured(BackendError):
+    """The backend's settings do not fit this request (a `tool_choice` naming no offered tool).
+
+    A `BackendError`, not a `ConfigError`: the fallback chain moves on to the next backend
+    and the trace names the setting to fix.
+    """
+
+    kind = "misconfigured"
+
+
 class BackendProtocolError(BackendError):
     """The server answered something that is not the protocol (bad JSON, truncated stream)."""
 

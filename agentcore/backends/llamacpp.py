@@ -7,7 +7,8 @@ model is loaded once per backend instance, and one lock serialises generations b
 `Llama` object is not thread-safe.
 
 Spec: `llamacpp:/path/model.gguf`, or `llamacpp:/path/model.gguf#chatml-function-calling`
-to pick llama-cpp-python's chat format (default: the template inside the GGUF).
+to pick llama-cpp-python's chat format (default: the template inside the GGUF); add
+`&tool_choice=create_task` to force that tool on a turn's first request (see `specs`).
 """
 
 from __future__ import annotations
@@ -97,22 +98,23 @@ class LlamaCppBackend(Backend):
             self._load()
 
     def _kwargs(self, request: ModelRequest) -> dict[str, Any]:
-        kwargs = chat_body(request, model=self.info.model, stream=True)
+        kwargs = chat_body(
+            request,
+            model=self.info.model,
+            stream=True,
+            tool_choice=self.config.tool_choice,
+            backend=self.info.name,
+        )
         for key in ("model", "stream_options"):
             kwargs.pop(key, None)
         return kwargs
 
-    def _generate(
-        self,
-        request: ModelRequest,
-        emit: Any,
-        stop: threading.Event,
-    ) -> None:
+    def _generate(self, kwargs: dict[str, Any], emit: Any, stop: threading.Event) -> None:
         """Worker thread: run the blocking generation, pass each chunk to `emit`."""
         try:
             with self._lock:
                 llama = self._load()
-                for chunk in llama.create_chat_completion(**self._kwargs(request)):
+                for chunk in llama.create_chat_completion(**kwargs):
                     if stop.is_set():
                         break
                     emit(chunk)
@@ -131,7 +133,8 @@ class LlamaCppBackend(Backend):
             with contextlib.suppress(RuntimeError):  # the loop closed under a cancelled run
                 loop.call_soon_threadsafe(queue.put_nowait, item)
 
-        worker = loop.run_in_executor(None, self._generate, request, emit, stop)
+        kwargs = self._kwargs(request)  # raises on the event loop, before any thread starts
+        worker = loop.run_in_executor(None, self._generate, kwargs, emit, stop)
         decoder = StreamDecoder()
         pieces = 0
         n_tokens = 0

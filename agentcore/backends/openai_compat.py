@@ -37,7 +37,7 @@ class OpenAICompatBackend(Backend):
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         decoder = StreamDecoder()
         done = False
-        body = chat_body(request, model=self.config.model, stream=True)
+        body = self._body(request, stream=True)
         async with self.http.stream_lines("/chat/completions", body) as lines:
             async for event in aiter_sse(lines):
                 if event.data.strip() == "[DONE]":
@@ -63,7 +63,7 @@ class OpenAICompatBackend(Backend):
             data={"chunks": decoder.chunks_seen},
         )
         answer = await self.http.request_json(
-            "POST", "/chat/completions", chat_body(request, model=self.config.model, stream=False)
+            "POST", "/chat/completions", self._body(request, stream=False)
         )
         if not isinstance(answer, dict):
             raise BackendProtocolError(
@@ -72,6 +72,15 @@ class OpenAICompatBackend(Backend):
         self._raise_embedded_error(answer)
         for chunk in completion_chunks(answer, request):
             yield chunk
+
+    def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        return chat_body(
+            request,
+            model=self.config.model,
+            stream=stream,
+            tool_choice=self.config.tool_choice,
+            backend=self.info.name,
+        )
 
     @staticmethod
     def _retry_reason(decoder: StreamDecoder, done: bool) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..errors import BackendMisconfigured
 from ..messages import Message, ToolCall
 from ..pricing import estimate_tokens
 from ..specs import BackendConfig
@@ -50,7 +51,9 @@ def message_to_openai(message: Message) -> dict[str, Any]:
     return data
 
 
-def chat_body(request: ModelRequest, *, model: str, stream: bool) -> dict[str, Any]:
+def chat_body(
+    request: ModelRequest, *, model: str, stream: bool, tool_choice: str = "", backend: str = ""
+) -> dict[str, Any]:
     """The `/v1/chat/completions` body (also the kwargs of llama-cpp-python's call)."""
     body: dict[str, Any] = {
         "model": model,
@@ -61,12 +64,49 @@ def chat_body(request: ModelRequest, *, model: str, stream: bool) -> dict[str, A
         body["stream_options"] = {"include_usage": True}
     if request.tools:
         body["tools"] = tools_to_openai(request.tools)
+        if (choice := tool_choice_for(request, tool_choice, backend=backend)) is not None:
+            body["tool_choice"] = choice
     settings = request.settings
     if settings.temperature is not None:
         body["temperature"] = settings.temperature
     if settings.max_tokens is not None:
         body["max_tokens"] = settings.max_tokens
     return body
+
+
+def tool_choice_for(
+    request: ModelRequest, choice: str, *, backend: str = ""
+) -> str | dict[str, Any] | None:
+    """The `tool_choice` to send, or None for the server's default (auto).
+
+    A forced choice (`required` or a tool name) holds only until the turn's first tool result,
+    as openai-agents' `reset_tool_choice` does: forcing it on every round would keep the model
+    calling tools forever instead of answering with what they returned.
+    """
+    if not choice or choice == "auto":
+        return None
+    if choice == "none":
+        return "none"
+    if _turn_has_tool_result(request.messages):
+        return None
+    if choice == "required":
+        return "required"
+    names = [tool.name for tool in request.tools]
+    if choice not in names:
+        raise BackendMisconfigured(
+            f"{backend}: tool_choice {choice!r} names no tool here; tools: {', '.join(names)}",
+            backend=backend,
+        )
+    return {"type": "function", "function": {"name": choice}}
+
+
+def _turn_has_tool_result(messages: Sequence[Message]) -> bool:
+    for message in reversed(messages):
+        if message.role == "tool":
+            return True
+        if message.role == "user":
+            return False
+    return False
 
 
 def tools_to_openai(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:

@@ -41,3 +41,42 @@ def test_bad_specs_say_what_to_type(bad):
     with pytest.raises(ConfigError) as info:
         parse_route(bad)
     assert "'" in str(info.value)
+
+
+def test_options_after_hash_set_tool_choice_and_keep_the_model_variant():
+    config = parse_spec("openai_compat:m@http://127.0.0.1:4000/v1#tool_choice=create_task")
+    assert (config.model, config.base_url, config.tool_choice) == (
+        "m", "http://127.0.0.1:4000/v1", "create_task",
+    )  # fmt: skip
+    local = parse_spec("llamacpp:/m/x.gguf#chatml-function-calling&tool_choice=required")
+    assert (local.model, local.tool_choice) == ("/m/x.gguf#chatml-function-calling", "required")
+    assert parse_spec("ollama:m#generate@http://h:1").model == "m#generate"
+    assert parse_spec("openai_compat:m@http://h#tool_choice=auto").tool_choice == ""
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "openai_compat:m@http://h:1/v1#tool_choice=create_task",
+        "llamacpp:/m/x.gguf#chatml&tool_choice=list_tasks",
+        "ollama:m#generate@http://h:1",
+    ],
+)
+def test_a_config_prints_back_as_the_spec_it_came_from(spec):
+    config = parse_spec(spec)
+    assert config.spec() == spec
+    assert parse_spec(config.spec()) == config
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ("ollama:m@http://h:1#tool_choice=create_task", "only openai_compat and llamacpp"),
+        ("openai_compat:m@http://h:1#colour=blue", "unknown option 'colour'"),
+        ("openai_compat:m@http://h:1#tool_choice=two words", "not auto, none, required"),
+        ("llamacpp:/x.gguf#chatml&chatml-function-calling", "two variants"),
+    ],
+)
+def test_bad_options_say_what_is_wrong(bad, says):
+    with pytest.raises(ConfigError, match=says):
+        parse_spec(bad)

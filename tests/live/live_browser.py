@@ -108,4 +108,6 @@ def login(page: Any, base_url: str, username: str, password: str) -> None:
     except Exception as exc:
         # Say what the page said (a rejected password shows its error) rather than a bare timeout.
         shown = page.locator("main").inner_text(timeout=2_000)[:300]
-        raise AssertionError(f"login as {username} did not leave the login page: {shown!r}") from exc
+        raise AssertionError(
+            f"login as {username} did not leave the login page: {shown!r}"
+        ) from exc

@@ -72,6 +72,33 @@ async def test_tool_call_deltas_are_assembled_and_run_by_the_loop():
     assert second["tools"][0]["function"]["name"] == "create_task"
 
 
+@pytest.mark.parametrize(
+    ("option", "first"),
+    [
+        ("create_task", {"type": "function", "function": {"name": "create_task"}}),
+        ("required", "required"),
+    ],
+)
+async def test_a_forced_tool_choice_holds_until_the_first_tool_result(option, first):
+    async with ScriptedServer([CALL, "Added Buy milk."]) as server:
+        tools, created = task_tools()
+        backend = backend_for(server, tool_choice=option)
+        events = await run_agent(backend, tools=tools)
+    assert created and events[-1].payload["status"] == "completed"
+    bodies = [r.body for r in server.chat_requests]
+    assert bodies[0]["tool_choice"] == first
+    assert "tool_choice" not in bodies[1], "a forced choice every round would never answer"
+
+
+async def test_a_tool_choice_naming_no_tool_is_a_config_error_listing_the_tools():
+    async with ScriptedServer(["never sent"]) as server:
+        tools, _ = task_tools()
+        events = await run_agent(backend_for(server, tool_choice="send_email"), tools=tools)
+    error = next(e for e in events if e.type == "error")
+    assert "send_email" in error.payload["message"] and "create_task" in error.payload["message"]
+    assert server.chat_requests == []
+
+
 def test_tool_call_delta_assembly_is_a_pure_fold_by_index():
     deltas = [
         [{"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": ""}}],
