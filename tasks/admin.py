@@ -122,7 +122,7 @@ class MessageAdmin(ReadOnlyAdmin):
 
 @admin.register(BackendProfile)
 class BackendProfileAdmin(admin.ModelAdmin[BackendProfile]):
-    list_display = ["name", "kind", "model", "base_url", "locality", "price_in_per_mtok",
-                    "price_out_per_mtok", "enabled"]  # fmt: skip
+    list_display = ["name", "kind", "model", "base_url", "locality", "tool_choice",
+                    "price_in_per_mtok", "price_out_per_mtok", "enabled"]  # fmt: skip
     list_filter = ["kind", "locality", "enabled"]
     list_editable = ["enabled"]

@@ -64,6 +64,7 @@ def profile_config(profile: BackendProfile) -> BackendConfig:
             first_token=profile.first_token_timeout,
             total=profile.total_timeout,
         ),
+        tool_choice=profile.tool_choice,
     )
 
 

@@ -10,7 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from agentcore.errors import ConfigError
+from agentcore.specs import check_tool_choice
 
 
 class Priority(models.TextChoices):
@@ -221,6 +225,15 @@ class BackendProfile(models.Model):
     price_out_per_mtok = models.DecimalField(
         max_digits=10, decimal_places=4, default=Decimal(0), help_text="$ per million output tokens"
     )
+    tool_choice = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=(
+            "Blank or auto lets the model decide. required, or a tool name such as create_task, "
+            "forces a tool call on each turn's first request (OpenAI-compatible and GGUF only)."
+        ),
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -229,3 +242,9 @@ class BackendProfile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        try:
+            check_tool_choice(self.kind, self.tool_choice)
+        except ConfigError as exc:
+            raise ValidationError({"tool_choice": str(exc)}) from exc

@@ -69,3 +69,31 @@ def test_backend_profiles_are_seeded_and_keys_are_named_not_stored(staff):
     cloud = BackendProfile.objects.get(name="openai-cloud")
     assert cloud.api_key_env == "OPENAI_API_KEY" and cloud.locality == "cloud"
     assert str(cloud.price_in_per_mtok) == "0.1500"
+
+
+def profile_form(**changes) -> dict:
+    form = {
+        "name": "tiny", "kind": "openai_compat", "base_url": "http://127.0.0.1:4000/v1",
+        "model": "task-api-model", "api_key_env": "OPENAI_API_KEY", "connect_timeout": "3",
+        "first_token_timeout": "30", "total_timeout": "300", "locality": "local",
+        "price_in_per_mtok": "0", "price_out_per_mtok": "0", "tool_choice": "", "enabled": "on",
+    }  # fmt: skip
+    return {**form, **changes}
+
+
+def test_a_profiles_tool_choice_is_checked_in_the_admin_and_reaches_its_backend(staff):
+    from tasks.backend_routes import profile_config
+    from tasks.models import BackendProfile
+
+    refused = staff.post(
+        "/admin/tasks/backendprofile/add/", profile_form(kind="ollama", tool_choice="create_task")
+    )
+    assert refused.status_code == 200
+    assert "ollama backends take no tool_choice" in refused.content.decode()
+    assert not BackendProfile.objects.filter(name="tiny").exists()
+
+    saved = staff.post("/admin/tasks/backendprofile/add/", profile_form(tool_choice="create_task"))
+    assert saved.status_code == 302
+    config = profile_config(BackendProfile.objects.get(name="tiny"))
+    assert config.tool_choice == "create_task"
+    assert config.spec().endswith("#tool_choice=create_task")
