@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
+from agentcore.backends.base import ModelSettings
 from agentcore.errors import AgentCoreError
 from agentcore.events import Event, EventFactory
 from agentcore.loop import Agent
@@ -203,6 +204,7 @@ async def execute_run(
             max_steps=settings.TASKWEB_MAX_STEPS,
             clock=clock,
             max_tokens_per_run=settings.TASKWEB_MAX_TOKENS_PER_RUN,
+            settings=ModelSettings(max_tokens=settings.TASKWEB_MAX_OUTPUT_TOKENS or None),
         )
         async with EventWriter(run, publish) as writer:
             async for ev in agent.run(messages, run_id=str(run.pk), approve=approve):

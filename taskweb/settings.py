@@ -188,6 +188,8 @@ TASKWEB_ROUTE = os.environ.get("TASKWEB_ROUTE", "")
 TASKWEB_MAX_MESSAGE_CHARS = 8000
 TASKWEB_MAX_STEPS = int(os.environ.get("TASKWEB_MAX_STEPS", "10"))
 TASKWEB_MAX_TOKENS_PER_RUN = int(os.environ.get("TASKWEB_MAX_TOKENS_PER_RUN", "200000"))
+TASKWEB_MAX_OUTPUT_TOKENS = int(os.environ.get("TASKWEB_MAX_OUTPUT_TOKENS", "1024"))
+"""Cap on one model answer: a small model that rambles stops here instead of at its context."""
 TASKWEB_MAX_FRAME_BYTES = 64 * 1024
 TASKWEB_RATE_LIMIT = os.environ.get("TASKWEB_RATE_LIMIT", "20/60")
 """User messages allowed per window, as COUNT/SECONDS."""

@@ -231,3 +231,13 @@ async def test_when_every_backend_fails_the_run_fails_with_the_story(alice, scri
     assert error.payload["backend"] == "custom"
     assert "cannot reach" in run.error
     assert await Message.objects.filter(conversation=conv, role="user").aexists()
+
+
+async def test_every_model_request_of_a_run_is_capped_at_max_output_tokens(
+    alice, scripted_route, settings
+):
+    settings.TASKWEB_MAX_OUTPUT_TOKENS = 321
+    async with ScriptedServer(["A short answer."]) as server:
+        run, _ = await run_chain(alice, scripted_route, upstream(server.url))
+    assert run.status == "completed"
+    assert server.chat_requests[0].body["max_tokens"] == 321
