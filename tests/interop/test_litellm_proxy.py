@@ -34,12 +34,13 @@ def tools_and_log():
     return ToolSet.of([Tool.from_function(create_task)]), created
 
 
-def proxy_backend(url: str, monkeypatch) -> OpenAICompatBackend:
+def proxy_backend(url: str, monkeypatch, tool_choice: str = "") -> OpenAICompatBackend:
     monkeypatch.setenv("INTEROP_LITELLM_KEY", MASTER_KEY)
     config = replace(
         parse_spec(f"openai_compat:smollm2@{url}/v1"),
         api_key_env="INTEROP_LITELLM_KEY",
         timeouts=Timeouts(connect=2, first_token=30, total=60),
+        tool_choice=tool_choice,
     )
     return OpenAICompatBackend.from_config(config)
 
