@@ -59,6 +59,11 @@ class ProbeResult:
     output_tokens: int = 0
     tokens_per_second: float | None = None
     tokens_estimated: bool = False
+    rate_includes_prompt: bool = False
+    """The answer arrived whole (a tool call is sent once complete), so tokens/second is taken
+    over the total time, prompt processing included: a lower bound."""
+    tool_choice: str = ""
+    """The backend's forced tool_choice, if any: a forced call is not the model's own choice."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -66,9 +71,13 @@ class ProbeResult:
         return not self.problems
 
 
-async def probe(backend: Backend, *, max_tokens: int = 96) -> ProbeResult:
-    """Run the doctor's checks against one backend; never raises for a backend's failure."""
-    result = ProbeResult(backend=backend.info.name)
+async def probe(backend: Backend, *, max_tokens: int = 96, tool_choice: str = "") -> ProbeResult:
+    """Run the doctor's checks against one backend; never raises for a backend's failure.
+
+    `tool_choice` is the one the backend was configured with (it applies it itself); it is
+    recorded so the report can say a call was forced.
+    """
+    result = ProbeResult(backend=backend.info.name, tool_choice=tool_choice)
     if isinstance(backend, ModelChecker):
         try:
             await backend.check_model()
@@ -117,6 +126,8 @@ async def probe(backend: Backend, *, max_tokens: int = 96) -> ProbeResult:
     if usage is not None:
         result.output_tokens, result.tokens_estimated = usage.output_tokens, usage.estimated
         generating = result.total_s - (result.ttft_s or 0.0)
+        if not text:  # only whole tool calls came: nothing streamed to time generation by
+            generating, result.rate_includes_prompt = result.total_s, True
         if usage.output_tokens and generating > 0:
             result.tokens_per_second = round(usage.output_tokens / generating, 1)
     return result

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import BackendProtocolError, ModelNotFound
+from ..errors import BackendHTTPError, BackendProtocolError, ModelNotFound
 from ..specs import BackendConfig
 from ._http import HttpEdge, aiter_sse
 from .base import Backend, Chunk, ModelRequest, NoticeChunk
@@ -35,9 +35,18 @@ class OpenAICompatBackend(Backend):
         return f"the server has no model {self.config.model!r}; GET /v1/models lists its models"
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        body = self._body(request, stream=True)
+        try:
+            async for chunk in self._answer(request, body):
+                yield chunk
+        except BackendHTTPError as exc:
+            if exc.status >= 500 and body.get("tool_choice") == "required":
+                raise self._required_unsupported(exc) from exc
+            raise
+
+    async def _answer(self, request: ModelRequest, body: dict[str, Any]) -> AsyncIterator[Chunk]:
         decoder = StreamDecoder()
         done = False
-        body = self._body(request, stream=True)
         async with self.http.stream_lines("/chat/completions", body) as lines:
             async for event in aiter_sse(lines):
                 if event.data.strip() == "[DONE]":
@@ -81,6 +90,19 @@ class OpenAICompatBackend(Backend):
             tool_choice=self.config.tool_choice,
             backend=self.info.name,
         )
+
+    @staticmethod
+    def _required_unsupported(exc: BackendHTTPError) -> BackendHTTPError:
+        """llama-cpp-python's server answers `tool_choice=required` with a bare 500; say so,
+        and do not retry a request that will fail the same way."""
+        error = BackendHTTPError(
+            f"{exc} (the server may not support tool_choice=required, llama-cpp-python's does "
+            "not; name a tool instead, e.g. #tool_choice=create_task)",
+            status=exc.status,
+            backend=exc.backend,
+        )
+        error.retryable = False
+        return error
 
     @staticmethod
     def _retry_reason(decoder: StreamDecoder, done: bool) -> str:

@@ -28,6 +28,15 @@ async def test_probe_reports_a_native_tool_call_latency_and_speed():
     assert (result.reachable, result.model_present, result.tool_call) == (True, True, "native")
     assert result.total_s is not None and result.ttft_s is not None
     assert result.output_tokens > 0
+    # The call came whole, so its speed is taken over the whole answer, and says so.
+    assert result.rate_includes_prompt is True
+    assert result.tokens_per_second == round(result.output_tokens / result.total_s, 1)
+
+
+async def test_probe_speed_of_streamed_text_excludes_the_wait_for_the_first_token():
+    async with ScriptedServer([["word " * 40]], models=["task-api-model"]) as server:
+        result = await probe(ollama_at(server.url))
+    assert result.rate_includes_prompt is False
 
 
 async def test_probe_counts_a_tool_call_written_as_text_as_recovered():

@@ -106,6 +106,19 @@ def test_agent_doctor_finds_a_model_that_calls_tools(capsys):
     assert "calls tools:    native" in out
 
 
+def test_agent_doctor_says_when_a_tool_call_was_forced(capsys):
+    from agentcore.messages import ToolCall
+    from agentcore.testing.server import ScriptedServer
+
+    call = ToolCall(id="c", name="create_task", arguments={"title": "buy milk"})
+    with ScriptedServer([call], models=["tiny"]) as server:
+        spec = f"openai_compat:tiny@{server.url}/v1#tool_choice=create_task"
+        call_command("agent_doctor", "--backend", spec)
+        sent = server.chat_requests[0].body["tool_choice"]
+    assert "calls tools:    native (forced: tool_choice=create_task)" in capsys.readouterr().out
+    assert sent == {"type": "function", "function": {"name": "create_task"}}
+
+
 def test_agent_doctor_names_the_pull_command_for_a_missing_model(capsys):
     from agentcore.testing.server import ScriptedServer
 

@@ -53,11 +53,13 @@ def describe(result: ProbeResult, breaker: dict[str, Any]) -> str:
         f"{result.backend}",
         f"  reachable:      {yes_no(result.reachable)}",
         f"  model present:  {yes_no(result.model_present)}",
-        f"  calls tools:    {result.tool_call or '—'}",
+        f"  calls tools:    {result.tool_call or '—'}"
+        + (f" (forced: tool_choice={result.tool_choice})" if result.tool_choice else ""),
         f"  probe latency:  first token {_fmt(result.ttft_s, 'ms', 1000)},"
         f" total {_fmt(result.total_s, 'ms', 1000)}",
         f"  tokens/second:  {_rate(result)}"
-        f"{' (estimated count)' if result.tokens_estimated else ''}",
+        f"{' (estimated count)' if result.tokens_estimated else ''}"
+        f"{' (answer arrived whole: over total time)' if result.rate_includes_prompt else ''}",
         f"  circuit:        {breaker.get('state', 'closed')}"
         + (f" until {breaker['open_until']}" if breaker.get("open_until") else "")
         + (f", {breaker.get('failures')} recent failure(s)" if breaker.get("failures") else ""),
@@ -111,7 +113,7 @@ class Command(BaseCommand):
                 out.append((ProbeResult(backend=config.name, problems=[str(exc)]), {}))
                 continue
             try:
-                result = await probe(backend)
+                result = await probe(backend, tool_choice=config.tool_choice)
             finally:
                 await backend.aclose()
             snapshot = await breaker.snapshot(backend.info.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from dataclasses import replace
 
 import pytest
 from backend_helpers import QUICK, REQUEST, collect, config_for, run_agent, task_tools
@@ -97,6 +98,21 @@ async def test_a_tool_choice_naming_no_tool_is_a_config_error_listing_the_tools(
     error = next(e for e in events if e.type == "error")
     assert "send_email" in error.payload["message"] and "create_task" in error.payload["message"]
     assert server.chat_requests == []
+
+
+@pytest.mark.parametrize(
+    "script",
+    [[status(500, "")], [empty_stream(), status(500, "")]],
+    ids=["streamed", "after the empty-stream retry, as llama-cpp-python does"],
+)
+async def test_a_500_on_tool_choice_required_says_why_and_is_not_retried(script):
+    async with ScriptedServer(script) as server:
+        tools, _ = task_tools()
+        backend = backend_for(server, tool_choice="required")
+        with pytest.raises(BackendHTTPError) as err:
+            await collect(backend, replace(REQUEST, tools=tools.specs))
+    assert "name a tool instead" in str(err.value)
+    assert err.value.retryable is False
 
 
 def test_tool_call_delta_assembly_is_a_pure_fold_by_index():
