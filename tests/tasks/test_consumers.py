@@ -176,6 +176,35 @@ async def test_a_second_tab_sees_the_same_live_steps(alice, scripted_route):
     await second.disconnect()
 
 
+async def test_run_events_reach_clients_while_the_database_thread_is_busy(alice, scripted_route):
+    """A token must not wait behind database writes: the relay needs no database thread.
+
+    The sync thread is held until the frame arrives; if relaying needed that thread, the
+    frame could not arrive and `receive_from` would time out.
+    """
+    import threading
+
+    from channels.layers import get_channel_layer
+
+    from tasks.consumers import group_name
+
+    conv = await make_conversation(alice, scripted_route(ScriptedBackend(["unused"])))
+    ws, connected, _ = await connect(alice, conv.pk)
+    assert connected
+    release = threading.Event()
+    busy = asyncio.ensure_future(sync_to_async(release.wait)())  # thread_sensitive: the DB thread
+    token = {"type": "token", "run_id": "1", "seq": 1, "ts": 0.0, "payload": {"text": "hi"}}
+    try:
+        await get_channel_layer().group_send(
+            group_name(conv.pk), {"type": "run.event", "event": token}
+        )
+        assert json.loads(await ws.receive_from(timeout=3))["payload"]["text"] == "hi"
+    finally:
+        release.set()
+        await busy
+    await ws.disconnect()
+
+
 async def test_a_reconnecting_client_catches_up_on_missed_steps(alice, scripted_route):
     conv = await make_conversation(alice, scripted_route(ScriptedBackend(["Hello there."])))
     ws, _, _ = await connect(alice, conv.pk)
