@@ -85,10 +85,15 @@ def live_server_base() -> type:
             connections.close_all()
             # asgiref's executor for thread-sensitive code has its thread in this process
             # only: a forked child would queue DB work to a thread that does not exist.
+            # That thread's SQLite connection must be closed before the fork too: in the
+            # child, the dead thread's connection is finalised, and closing what SQLite sees
+            # as the process's last connection checkpoints and removes the WAL file the
+            # parent still uses ("database disk image is malformed" in the next request).
             from concurrent.futures import ThreadPoolExecutor
 
             from asgiref.sync import SyncToAsync
 
+            SyncToAsync.single_thread_executor.submit(connections.close_all).result(30)
             SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
             channel_layers.backends.clear()
             set_default_breaker(None)
