@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,17 +96,16 @@ def error_for_status(
     return BackendHTTPError(text, status=status, retry_after=retry_after, backend=backend)
 
 
-async def aiter_ndjson(lines: AsyncIterable[str], *, backend: str = "") -> AsyncIterator[Any]:
-    """Parse newline-delimited JSON (Ollama's streaming format), skipping blank lines."""
-    async for line in lines:
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except ValueError:
-            raise BackendProtocolError(
-                f"{backend}: malformed JSON line in stream: {line[:120]!r}", backend=backend
-            ) from None
+def parse_ndjson(line: str, *, backend: str = "") -> Any:
+    """One line of newline-delimited JSON (Ollama's streaming format); None for a blank line."""
+    if not line.strip():
+        return None
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise BackendProtocolError(
+            f"{backend}: malformed JSON line in stream: {line[:120]!r}", backend=backend
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -115,27 +114,33 @@ class SSEEvent:
     event: str = "message"
 
 
-async def aiter_sse(lines: AsyncIterable[str]) -> AsyncIterator[SSEEvent]:
+class SSEParser:
     """Server-sent events: `data:` lines joined until a blank line; comments ignored."""
-    data: list[str] = []
-    event = "message"
-    async for raw in lines:
+
+    def __init__(self) -> None:
+        self.data: list[str] = []
+        self.event = "message"
+
+    def feed(self, raw: str) -> SSEEvent | None:
+        """Take one line; return the event it completes, if any."""
         line = raw.rstrip("\r\n")
         if not line:
-            if data:
-                yield SSEEvent("\n".join(data), event)
-            data, event = [], "message"
-            continue
+            return self.flush()
         if line.startswith(":"):
-            continue
+            return None
         field, _, value = line.partition(":")
         value = value.removeprefix(" ")
         if field == "data":
-            data.append(value)
+            self.data.append(value)
         elif field == "event":
-            event = value
-    if data:  # a stream that ends without the final blank line still delivers its event
-        yield SSEEvent("\n".join(data), event)
+            self.event = value
+        return None
+
+    def flush(self) -> SSEEvent | None:
+        """The pending event (a stream may end without the final blank line)."""
+        event = SSEEvent("\n".join(self.data), self.event) if self.data else None
+        self.data, self.event = [], "message"
+        return event
 
 
 POOL_SHARDS = 8
@@ -286,8 +291,8 @@ class HttpEdge:
             ) from None
 
     @asynccontextmanager
-    async def stream_lines(self, path: str, body: Any) -> AsyncIterator[AsyncIterator[str]]:
-        """POST `body` and yield the answer's lines, guarded by the timeouts.
+    async def stream_lines(self, path: str, body: Any) -> AsyncIterator[AsyncIterator[list[str]]]:
+        """POST `body` and yield the answer's lines in batches, guarded by the timeouts.
 
         Leaving the block closes the response, so a cancelled run stops the server too.
         """
@@ -304,15 +309,15 @@ class HttpEdge:
             raise self._transport_error(exc, started=False) from None
         try:
             await self._raise_for_status(response)
-            lines = self._guard(response.aiter_lines(), started)
-            yield lines
-            await self._drain(lines)
+            batches = self._guard(response.aiter_text(), started)
+            yield batches
+            await self._drain(batches)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, started=True) from None
         finally:
             await response.aclose()
 
-    async def _drain(self, lines: AsyncIterator[str]) -> None:
+    async def _drain(self, lines: AsyncIterator[list[str]]) -> None:
         """Read what is left of a body the caller stopped reading (at `[DONE]`, `done: true`).
 
         Normally that is only the chunked terminator, already in the socket buffer. Without
@@ -327,9 +332,16 @@ class HttpEdge:
         except (TimeoutError, BackendError, httpx.HTTPError):
             pass
 
-    async def _guard(self, lines: AsyncIterator[str], started: float) -> AsyncIterator[str]:
+    async def _guard(self, texts: AsyncIterator[str], started: float) -> AsyncIterator[list[str]]:
+        """The answer's complete lines, a batch per network read, under the timeouts.
+
+        Batches, not single lines: a backend turns a batch into as few chunks as it can
+        (adjacent text joined), so when the process falls behind a fast stream, the tokens
+        that piled up in the socket travel on as one event instead of paying once each.
+        """
         t = self.config.timeouts
         first = True
+        carry = ""
         while True:
             remaining = t.total - (time.monotonic() - started)
             limit = min(t.first_token, remaining) if first else remaining
@@ -339,13 +351,17 @@ class HttpEdge:
                 else f"answer took longer than {t.total}s"
             )
             try:
-                line = await self._deadline(anext(lines), limit, what)
+                text = await self._deadline(anext(texts), limit, what)
             except StopAsyncIteration:
+                if carry:
+                    yield [carry]
                 return
             except httpx.HTTPError as exc:
                 raise self._transport_error(exc, started=True) from None
             first = False
-            yield line
+            *lines, carry = (carry + text).split("\n")
+            if lines:
+                yield lines
 
     async def aclose(self) -> None:
         clients, self._clients = self._clients, []

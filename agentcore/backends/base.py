@@ -105,6 +105,18 @@ class NoticeChunk:
 Chunk: TypeAlias = TextDelta | ToolCallChunk | UsageChunk | NoticeChunk
 
 
+def coalesce_text(chunks: list[Chunk]) -> list[Chunk]:
+    """Join adjacent text deltas: what arrived together is relayed as one token event."""
+    out: list[Chunk] = []
+    for chunk in chunks:
+        previous = out[-1] if out else None
+        if isinstance(chunk, TextDelta) and isinstance(previous, TextDelta):
+            out[-1] = TextDelta(previous.text + chunk.text)
+        else:
+            out.append(chunk)
+    return out
+
+
 class Backend(abc.ABC):
     """A model that answers chat requests with text and tool calls, streaming."""
 

@@ -17,11 +17,19 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from ..errors import ModelNotFound
+from ..errors import BackendError, ModelNotFound
 from ..messages import Message, ToolCall
 from ..specs import BackendConfig
-from ._http import HttpEdge, aiter_ndjson
-from .base import Backend, Chunk, ModelRequest, TextDelta, ToolCallChunk, UsageChunk
+from ._http import HttpEdge, parse_ndjson
+from .base import (
+    Backend,
+    Chunk,
+    ModelRequest,
+    TextDelta,
+    ToolCallChunk,
+    UsageChunk,
+    coalesce_text,
+)
 from .wire import info_from_config, render_chatml
 
 Mode = Literal["chat", "generate"]
@@ -115,22 +123,41 @@ class OllamaBackend(Backend):
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         path, body = self._body(request)
-        async with self.http.stream_lines(path, body) as lines:
-            async for data in aiter_ndjson(lines, backend=self.info.name):
-                if not isinstance(data, dict):
-                    raise self.http.stream_error(f"stream line is not an object: {data!r}")
-                if data.get("error"):
-                    raise self.http.stream_error(str(data["error"]))
-                message = data.get("message") or {}
-                text = message.get("content") if self.mode == "chat" else data.get("response")
-                if text:
-                    yield TextDelta(text)
-                for call in tool_calls_from_ollama(message):
-                    yield ToolCallChunk(call)
-                if data.get("done"):
-                    yield usage_from_ollama(data)
+        async with self.http.stream_lines(path, body) as batches:
+            async for lines in batches:
+                chunks: list[Chunk] = []
+                failed: BackendError | None = None
+                try:
+                    done = self._feed(lines, chunks)
+                except BackendError as exc:  # what came before the error is still relayed
+                    failed, done = exc, False
+                for chunk in coalesce_text(chunks):
+                    yield chunk
+                if failed is not None:
+                    raise failed
+                if done:
                     return
         raise self.http.stream_error("stream ended without its final `done` line")
+
+    def _feed(self, lines: list[str], chunks: list[Chunk]) -> bool:
+        """Decode NDJSON lines into `chunks` up to the `done` one; say whether it came."""
+        for line in lines:
+            data = parse_ndjson(line, backend=self.info.name)
+            if data is None:
+                continue
+            if not isinstance(data, dict):
+                raise self.http.stream_error(f"stream line is not an object: {data!r}")
+            if data.get("error"):
+                raise self.http.stream_error(str(data["error"]))
+            message = data.get("message") or {}
+            text = message.get("content") if self.mode == "chat" else data.get("response")
+            if text:
+                chunks.append(TextDelta(text))
+            chunks.extend(ToolCallChunk(call) for call in tool_calls_from_ollama(message))
+            if data.get("done"):
+                chunks.append(usage_from_ollama(data))
+                return True
+        return False
 
     async def list_models(self) -> list[str]:
         answer = await self.http.request_json("GET", "/api/tags")

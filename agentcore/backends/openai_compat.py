@@ -9,13 +9,13 @@ more with `stream=false`, and a `stream_retry` notice says so in the trace.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from ..errors import BackendHTTPError, BackendProtocolError, ModelNotFound
+from ..errors import BackendError, BackendHTTPError, BackendProtocolError, ModelNotFound
 from ..specs import BackendConfig
-from ._http import HttpEdge, aiter_sse
-from .base import Backend, Chunk, ModelRequest, NoticeChunk
+from ._http import HttpEdge, SSEEvent, SSEParser
+from .base import Backend, Chunk, ModelRequest, NoticeChunk, coalesce_text
 from .wire import StreamDecoder, chat_body, completion_chunks, info_from_config
 
 
@@ -44,16 +44,40 @@ class OpenAICompatBackend(Backend):
                 raise self._required_unsupported(exc) from exc
             raise
 
+    def _feed(
+        self, decoder: StreamDecoder, events: Iterable[SSEEvent | None], chunks: list[Chunk]
+    ) -> bool:
+        """Decode events into `chunks` up to `[DONE]`; say whether `[DONE]` came."""
+        for event in events:
+            if event is None:
+                continue
+            if event.data.strip() == "[DONE]":
+                return True
+            chunks.extend(decoder.feed(self._decode(event.data)))
+        return False
+
     async def _answer(self, request: ModelRequest, body: dict[str, Any]) -> AsyncIterator[Chunk]:
         decoder = StreamDecoder()
         done = False
-        async with self.http.stream_lines("/chat/completions", body) as lines:
-            async for event in aiter_sse(lines):
-                if event.data.strip() == "[DONE]":
-                    done = True
+        sse = SSEParser()
+        async with self.http.stream_lines("/chat/completions", body) as batches:
+            async for lines in batches:
+                chunks: list[Chunk] = []
+                failed: BackendError | None = None
+                try:
+                    done = self._feed(decoder, map(sse.feed, lines), chunks)
+                except BackendError as exc:  # what came before the error is still relayed
+                    failed = exc
+                for chunk in coalesce_text(chunks):
+                    yield chunk
+                if failed is not None:
+                    raise failed
+                if done:
                     break
-                data = self._decode(event.data)
-                for chunk in decoder.feed(data):
+            else:  # the stream ended; an event without its closing blank line still counts
+                chunks = []
+                done = self._feed(decoder, [sse.flush()], chunks)
+                for chunk in chunks:
                     yield chunk
         if decoder.produced_output and (done or decoder.finish_reason):
             for chunk in decoder.finish(request):
