@@ -2,8 +2,9 @@
 
 The consumer never runs the agent inside `receive()` (it handles one message at a time, so a
 loop there would block approvals and disconnects): it starts the run as a task the process
-owns, and the run outlives the socket. Every event goes through the conversation's group —
-never mixed with direct sends — so all tabs see the same order.
+owns, and the run outlives the socket. Every run event reaches a socket through its one
+outbox (`relay.py`) — from a run in this process directly, from another process through the
+conversation's group — so all tabs see the same order.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agentcore.events import Event
 from . import rendering, selectors
 from .models import Conversation
 from .ratelimit import RateLimiter
+from .relay import PROCESS_ID, RELAY, EventData, Outbox
 from .runner import ACTIVE_RUNS, ActiveRun, active_run_for, active_runs_for_user, execute_run
 
 log = logging.getLogger(__name__)
@@ -56,12 +58,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.group = group_name(conversation_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        self.outbox = Outbox(self.send_event)
+        RELAY.subscribe(conversation_id, self.outbox)
         after = params.get("after_step", "")
         if after.isdigit():
             await self.catch_up(int(after))
 
     async def disconnect(self, code: int) -> None:
         # Let go at once; a run in progress keeps going and is persisted as it goes.
+        if hasattr(self, "outbox"):
+            RELAY.unsubscribe(self.conversation.pk, self.outbox)
+            await self.outbox.close()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -80,7 +87,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 ts=step.ts.timestamp(),
                 payload=step.payload,
             )
-            await self.deliver(event)
+            self.outbox.put(event.to_dict())
 
     # -- incoming ---------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -147,7 +154,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 del ACTIVE_RUNS[conversation.pk]
             # Only the event travels: each client renders what it needs, so JSON clients
             # cost no HTML and a page on another process renders with its own database.
-            await layer.group_send(group, {"type": "run.event", "event": event.to_dict()})
+            await RELAY.publish(layer, conversation.pk, group, event.to_dict())
 
         def started(run: Any) -> None:
             active.run_id = run.pk
@@ -184,30 +191,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # -- outgoing ---------------------------------------------------------------------
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Relay run events without Channels' hop to the database thread.
+        """Queue run events from other processes without Channels' database-thread hop.
 
         Channels (4.2+) runs `close_old_connections` on Django's one sync thread before every
         handler. A run event uses no connection here (a fragment that needs the database goes
         through `database_sync_to_async`, which closes stale ones itself), and the hop queued
-        every token of every chat behind the runs' writes: with 50 chats streaming, tokens
-        reached the browser ~1 s late (py-spy on daphne, `python -m benchmarks`).
+        every event behind the runs' writes: with 50 chats streaming, tokens reached the
+        browser ~1 s late (py-spy on daphne, `python -m benchmarks`).
         """
         if message["type"] == "run.event":
-            await self.run_event(message)
+            if message.get("origin") != PROCESS_ID:  # this process's sockets have it already
+                self.outbox.put(message["event"])
             return
         await super().dispatch(message)
 
-    async def run_event(self, message: dict[str, Any]) -> None:
-        """Group handler: one event for every client of the conversation."""
-        data = message["event"]
+    async def send_event(self, data: EventData) -> None:
+        """The outbox's sender: one run event to this client, as JSON or as HTML fragments."""
         if self.wants_json:
             await self.send(text_data=json.dumps(data, default=str))
             return
         await self.deliver(Event(**data))
 
     async def deliver(self, event: Event) -> None:
-        if self.wants_json:
-            await self.send(text_data=event.to_json())
+        if event.type == "token":  # joined differently per socket, so never shared
+            await self.send(text_data=rendering.event_html(event, self.conversation))
             return
         cached = rendering.cached_html(self.conversation.pk, event)
         if cached is None:

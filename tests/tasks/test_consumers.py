@@ -171,7 +171,11 @@ async def test_a_second_tab_sees_the_same_live_steps(alice, scripted_route):
     await first.send_json_to({"message": "hi"})
     a = await events_until(first)
     b = await events_until(second)
-    assert [(e["type"], e["seq"]) for e in a] == [(e["type"], e["seq"]) for e in b]
+    # Tokens a socket fell behind on are joined into one frame, so compare steps and text.
+    steps = [[(e["type"], e["seq"]) for e in tab if e["type"] != "token"] for tab in (a, b)]
+    text = ["".join(e["payload"]["text"] for e in tab if e["type"] == "token") for tab in (a, b)]
+    assert steps[0] == steps[1] and len(steps[0]) > 3
+    assert text[0] == text[1] == "Hello there."
     await first.disconnect()
     await second.disconnect()
 
