@@ -16,7 +16,6 @@ from datetime import datetime
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import transaction
 
 from agentcore.backends.base import ModelSettings
 from agentcore.errors import AgentCoreError
@@ -29,6 +28,7 @@ from . import services
 from .agent_tools import build_task_tools
 from .backend_routes import backend_for_route, default_route
 from .models import AgentRun, Conversation
+from .step_writer import step_writer
 
 log = logging.getLogger(__name__)
 
@@ -86,30 +86,6 @@ def _prepare(conversation: Conversation, text: str) -> tuple[AgentRun, list[Core
     return run, services.history(conversation=conversation), route
 
 
-def _persist_sync(run: AgentRun, event: Event, new_messages: list[CoreMessage]) -> None:
-    if new_messages:
-        services.messages_append(run=run, messages=new_messages)
-    if event.type == "fallback" and event.payload.get("notice") == "abandon":
-        text = str(event.payload.get("abandoned_text") or "")
-        if text:
-            services.abandoned_text_record(run=run, text=text)
-    services.step_record(run=run, event=event)
-
-
-# On Django's one thread for sync code, like every other ORM call of the process: a thread
-# pool would hold one SQLite connection per thread, and they would contend for the lock.
-_persist = database_sync_to_async(_persist_sync)
-
-
-@database_sync_to_async
-def _persist_batch(run: AgentRun, items: list[tuple[Event, list[CoreMessage]]]) -> None:
-    """Store events that queued up while the database was busy: one trip, one commit."""
-    with transaction.atomic():
-        for event, new_messages in items:
-            if event.type != "token":
-                _persist_sync(run, event, new_messages)
-
-
 MAX_BATCH = 64
 
 
@@ -151,7 +127,7 @@ class EventWriter:
                 done = True
             items = [item for item in batch if item is not None]
             if any(event.type != "token" for event, _ in items):
-                await _persist_batch(self.run, items)
+                await step_writer().store(self.run, items)
             for event, _ in items:
                 await self.publish(event)
                 self.pending -= 1
@@ -240,7 +216,7 @@ async def _finish_abnormally(
         event("run_finished", status=status),
     ):
         with contextlib.suppress(Exception):
-            await _persist(run, ev, [])
+            await step_writer().store(run, [(ev, [])])
         with contextlib.suppress(Exception):
             await publish(ev)
     run.status = status

@@ -111,8 +111,16 @@ def _decimal(value: Any) -> Decimal:
 
 def step_record(*, run: AgentRun, event: Event) -> RunStep:
     """Persist one event as a step of the run's audit trail (before anyone is told)."""
+    step = step_row(run=run, event=event)
+    step.save()
+    step_effects(run=run, event=event)
+    return step
+
+
+def step_row(*, run: AgentRun, event: Event) -> RunStep:
+    """The unsaved step for an event (`tasks.step_writer` inserts many in one statement)."""
     p = storable(event.payload)
-    step = RunStep.objects.create(
+    return RunStep(
         run=run,
         seq=event.seq,
         type=event.type,
@@ -126,11 +134,15 @@ def step_record(*, run: AgentRun, event: Event) -> RunStep:
         cost=_decimal(p.get("cost")) if event.type == "model_response" else Decimal(0),
         payload=p,
     )
+
+
+def step_effects(*, run: AgentRun, event: Event) -> None:
+    """What an event changes on its run besides its step: the close, the error."""
+    p = event.payload
     if event.type == "run_finished":
-        run_close(run=run, status=p.get("status", "failed"), totals=p)
+        run_close(run=run, status=p.get("status", "failed"), totals=storable(p))
     elif event.type == "error":
-        AgentRun.objects.filter(pk=run.pk).update(error=str(p.get("message", ""))[:2000])
-    return step
+        AgentRun.objects.filter(pk=run.pk).update(error=str(storable(p.get("message", "")))[:2000])
 
 
 def run_close(*, run: AgentRun, status: str, totals: dict[str, Any], error: str = "") -> None:
