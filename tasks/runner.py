@@ -16,8 +16,9 @@ from datetime import datetime
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 
-from agentcore.backends.base import ModelSettings
+from agentcore.backends.base import Backend, ModelSettings
 from agentcore.errors import AgentCoreError
 from agentcore.events import Event, EventFactory
 from agentcore.loop import Agent
@@ -78,12 +79,31 @@ def active_runs_for_user(user_id: int) -> int:
     )
 
 
+@dataclass
+class _Prepared:
+    run: AgentRun
+    history: list[CoreMessage]
+    user: AbstractBaseUser
+    backend: Backend | Exception
+    """The route's backend, or why there is none (the run reports it once it has started)."""
+
+
 @database_sync_to_async
-def _prepare(conversation: Conversation, text: str) -> tuple[AgentRun, list[CoreMessage], str]:
+def _prepare(conversation: Conversation, text: str) -> _Prepared:
+    """Everything a run needs from the database, in one trip to Django's sync thread.
+
+    At 50 concurrent conversations that one thread is the bottleneck, and each separate trip
+    also waits behind every other run's work.
+    """
     message = services.user_message_create(conversation=conversation, text=text)
     route = conversation.route or default_route()
     run = services.run_create(conversation=conversation, user_message=message, route=route)
-    return run, services.history(conversation=conversation), route
+    backend: Backend | Exception
+    try:
+        backend = backend_for_route(route, local_only=conversation.local_only)
+    except Exception as exc:  # raised inside the run, so that it ends failed with the reason
+        backend = exc
+    return _Prepared(run, services.history(conversation=conversation), conversation.owner, backend)
 
 
 MAX_BATCH = 64
@@ -163,20 +183,19 @@ async def execute_run(
     The run always ends in a final state: completed, failed, or cancelled (on task cancel),
     with every tool call answered in the saved history.
     """
-    run, messages, route = await _prepare(conversation, text)
+    prepared = await _prepare(conversation, text)
+    run, messages = prepared.run, prepared.history
     if on_start is not None:
         on_start(run)
     saved = len(messages)
-    user = await database_sync_to_async(lambda: conversation.owner)()
     last_seq = 0
     status = "failed"
     try:
-        backend = await database_sync_to_async(backend_for_route)(
-            route, local_only=conversation.local_only
-        )
+        if isinstance(prepared.backend, Exception):
+            raise prepared.backend
         agent = Agent(
-            backend=backend,
-            tools=build_task_tools(user),
+            backend=prepared.backend,
+            tools=build_task_tools(prepared.user),
             max_steps=settings.TASKWEB_MAX_STEPS,
             clock=clock,
             max_tokens_per_run=settings.TASKWEB_MAX_TOKENS_PER_RUN,
