@@ -109,16 +109,8 @@ def _decimal(value: Any) -> Decimal:
         return Decimal(0)
 
 
-def step_record(*, run: AgentRun, event: Event) -> RunStep:
-    """Persist one event as a step of the run's audit trail (before anyone is told)."""
-    step = step_row(run=run, event=event)
-    step.save()
-    step_effects(run=run, event=event)
-    return step
-
-
 def step_row(*, run: AgentRun, event: Event) -> RunStep:
-    """The unsaved step for an event (`tasks.step_writer` inserts many in one statement)."""
+    """The unsaved audit-trail step for an event (`tasks.step_writer` inserts them in bulk)."""
     p = storable(event.payload)
     return RunStep(
         run=run,

@@ -7,12 +7,13 @@ latency. The loop does that once for all of them, so no backend repeats it.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 
+from ..errors import BackendError
 from ..messages import Message, ToolCall
 from ..tools import ToolSpec
 
@@ -105,16 +106,29 @@ class NoticeChunk:
 Chunk: TypeAlias = TextDelta | ToolCallChunk | UsageChunk | NoticeChunk
 
 
-def coalesce_text(chunks: list[Chunk]) -> list[Chunk]:
-    """Join adjacent text deltas: what arrived together is relayed as one token event."""
+def decode_batch(
+    feed: Callable[[list[Chunk]], bool],
+) -> tuple[list[Chunk], bool, BackendError | None]:
+    """Decode one batch of a stream's lines: (its chunks, whether the answer ended, the error).
+
+    `feed` appends the chunks its lines make and says whether the answer's last line came.
+    Adjacent text deltas are joined, so what arrived together is relayed as one token event.
+    What came before an error line is returned with the error, to be relayed before it.
+    """
+    made: list[Chunk] = []
+    done, error = False, None
+    try:
+        done = feed(made)
+    except BackendError as exc:
+        error = exc
     out: list[Chunk] = []
-    for chunk in chunks:
+    for chunk in made:
         previous = out[-1] if out else None
         if isinstance(chunk, TextDelta) and isinstance(previous, TextDelta):
             out[-1] = TextDelta(previous.text + chunk.text)
         else:
             out.append(chunk)
-    return out
+    return out, done, error
 
 
 class Backend(abc.ABC):

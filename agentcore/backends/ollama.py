@@ -13,11 +13,12 @@ loop recovers them. Choose it with a `#generate` suffix on the model
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from ..errors import BackendError, ModelNotFound
+from ..errors import ModelNotFound
 from ..messages import Message, ToolCall
 from ..specs import BackendConfig
 from ._http import HttpEdge, parse_ndjson
@@ -28,7 +29,7 @@ from .base import (
     TextDelta,
     ToolCallChunk,
     UsageChunk,
-    coalesce_text,
+    decode_batch,
 )
 from .wire import info_from_config, render_chatml
 
@@ -125,16 +126,11 @@ class OllamaBackend(Backend):
         path, body = self._body(request)
         async with self.http.stream_lines(path, body) as batches:
             async for lines in batches:
-                chunks: list[Chunk] = []
-                failed: BackendError | None = None
-                try:
-                    done = self._feed(lines, chunks)
-                except BackendError as exc:  # what came before the error is still relayed
-                    failed, done = exc, False
-                for chunk in coalesce_text(chunks):
+                chunks, done, error = decode_batch(functools.partial(self._feed, lines))
+                for chunk in chunks:
                     yield chunk
-                if failed is not None:
-                    raise failed
+                if error is not None:
+                    raise error
                 if done:
                     return
         raise self.http.stream_error("stream ended without its final `done` line")

@@ -8,14 +8,15 @@ more with `stream=false`, and a `stream_retry` notice says so in the trace.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from ..errors import BackendError, BackendHTTPError, BackendProtocolError, ModelNotFound
+from ..errors import BackendHTTPError, BackendProtocolError, ModelNotFound
 from ..specs import BackendConfig
 from ._http import HttpEdge, SSEEvent, SSEParser
-from .base import Backend, Chunk, ModelRequest, NoticeChunk, coalesce_text
+from .base import Backend, Chunk, ModelRequest, NoticeChunk, decode_batch
 from .wire import StreamDecoder, chat_body, completion_chunks, info_from_config
 
 
@@ -62,22 +63,18 @@ class OpenAICompatBackend(Backend):
         sse = SSEParser()
         async with self.http.stream_lines("/chat/completions", body) as batches:
             async for lines in batches:
-                chunks: list[Chunk] = []
-                failed: BackendError | None = None
-                try:
-                    done = self._feed(decoder, map(sse.feed, lines), chunks)
-                except BackendError as exc:  # what came before the error is still relayed
-                    failed = exc
-                for chunk in coalesce_text(chunks):
+                feed = functools.partial(self._feed, decoder, map(sse.feed, lines))
+                chunks, done, error = decode_batch(feed)
+                for chunk in chunks:
                     yield chunk
-                if failed is not None:
-                    raise failed
+                if error is not None:
+                    raise error
                 if done:
                     break
             else:  # the stream ended; an event without its closing blank line still counts
-                chunks = []
-                done = self._feed(decoder, [sse.flush()], chunks)
-                for chunk in chunks:
+                last: list[Chunk] = []
+                done = self._feed(decoder, [sse.flush()], last)
+                for chunk in last:
                     yield chunk
         if decoder.produced_output and (done or decoder.finish_reason):
             for chunk in decoder.finish(request):

@@ -27,7 +27,7 @@ async def test_runs_stored_in_one_trip_keep_their_order_and_fail_alone(alice):
     good, bad = await sync_to_async(new_run)(alice), await sync_to_async(new_run)(alice)
     event = EventFactory("x")
     taken = event("run_started")  # seq 1
-    await sync_to_async(services.step_record)(run=bad, event=taken)
+    await step_writer().store(bad, [(taken, [])])
     answer = [CoreMessage(role="assistant", content="Done.")]
     good_items = [
         (event("model_request", step=1), []),
