@@ -21,8 +21,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol, TypeAlias
+
+from .compat import UTC
 
 BreakerState: TypeAlias = Literal["closed", "open", "half_open"]
 Clock: TypeAlias = Callable[[], float]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from .compat import BaseExceptionGroup
 from .errors import (
     BackendError,
     BackendHTTPError,

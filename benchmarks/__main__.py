@@ -15,9 +15,11 @@ import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from agentcore.compat import UTC
 
 from . import builtin_engine, client_overhead, concurrency, e2e, idle, loop_overhead, streaming
 from .report import Progress, markdown_table

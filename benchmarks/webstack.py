@@ -10,7 +10,6 @@ run limit (TASKWEB_MAX_CONCURRENT_RUNS) keeps its default.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -25,6 +24,8 @@ from types import TracebackType
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+
+from agentcore.compat import timeout
 
 from .stats import ROOT
 
@@ -205,7 +206,7 @@ async def turn(ws: ClientConnection, text: str, *, limit_s: float = 120) -> Turn
     """Send one user message and read events until its run finishes (or is refused)."""
     result = TurnResult(sent=time.time())
     await ws.send(json.dumps({"type": "user_message", "message": text}))
-    async with asyncio.timeout(limit_s):
+    async with timeout(limit_s):
         while True:
             raw = await ws.recv()
             now = time.time()

@@ -213,7 +213,7 @@ async def run_case(case: Case, route: str, *, turn_timeout: float | None = None)
                     ),
                     timeout=turn_timeout,
                 )
-            except TimeoutError:
+            except asyncio.TimeoutError:  # TimeoutError itself only from 3.11
                 turn.status, turn.error = "timeout", f"no answer within {turn_timeout} s"
             else:
                 turn.status = turn.status or str(run.status)

@@ -116,7 +116,7 @@ def step_row(*, run: AgentRun, event: Event) -> RunStep:
         run=run,
         seq=event.seq,
         type=event.type,
-        ts=dt.datetime.fromtimestamp(event.ts, tz=dt.UTC),
+        ts=dt.datetime.fromtimestamp(event.ts, tz=dt.timezone.utc),
         backend=str(p.get("backend") if isinstance(p.get("backend"), str) else "")[:200],
         model=str(p.get("model") or "")[:200],
         duration_ms=p.get("duration_ms"),

@@ -61,7 +61,9 @@ class Buckets:
     def labels(self) -> list[str]:
         fmt = "%m-%d %H:%M" if self.hourly else "%Y-%m-%d"
         return [
-            timezone.localtime(dt.datetime.fromtimestamp(i * self.size, tz=dt.UTC)).strftime(fmt)
+            timezone.localtime(
+                dt.datetime.fromtimestamp(i * self.size, tz=dt.timezone.utc)
+            ).strftime(fmt)
             for i in range(self.first, self.last + 1)
         ]
 

@@ -20,11 +20,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from ..compat import UTC, timeout
 from ..errors import (
     BackendError,
     BackendHTTPError,
@@ -270,7 +271,7 @@ class HttpEdge:
 
     async def _deadline(self, awaitable: Any, seconds: float, what: str) -> Any:
         try:
-            async with asyncio.timeout(max(seconds, 0.001)):
+            async with timeout(max(seconds, 0.001)):
                 return await awaitable
         except TimeoutError:
             raise BackendTimeout(
@@ -337,7 +338,7 @@ class HttpEdge:
         `DRAIN_S`, then its connection is closed as before.
         """
         try:
-            async with asyncio.timeout(DRAIN_S):
+            async with timeout(DRAIN_S):
                 async for _line in lines:
                     pass
         except (TimeoutError, BackendError, httpx.HTTPError):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, cast
 
 from ..breaker import BreakerSnapshot, CircuitBreaker, default_breaker, iso
+from ..compat import timeout
 from ..errors import BackendError, BackendTimeout, ConfigError
 from ..retry import RetryPolicy, counts_against_breaker, describe
 from .base import Backend, BackendInfo, Chunk, ModelRequest, NoticeChunk, TextDelta
@@ -281,7 +282,7 @@ class FallbackBackend(Backend):
         try:
             if self.idle_timeout is None:
                 return await anext(chunks)
-            async with asyncio.timeout(self.idle_timeout):
+            async with timeout(self.idle_timeout):
                 return await anext(chunks)
         except StopAsyncIteration:
             return None

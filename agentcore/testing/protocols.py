@@ -11,10 +11,11 @@ import itertools
 import json
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from ..backends.base import Chunk, ModelRequest, ModelSettings, TextDelta, ToolCallChunk, UsageChunk
+from ..compat import UTC
 from ..messages import Message, ToolCall
 from ..pricing import estimate_tokens
 from ..toolcall_parsing import parse_arguments

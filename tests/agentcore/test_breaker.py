@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from agentcore import breaker as breaker_module
 from agentcore.breaker import CircuitBreaker, InMemoryBreakerStore
+from agentcore.compat import UTC
 
 
 class FakeClock:

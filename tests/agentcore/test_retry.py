@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agentcore.compat import BaseExceptionGroup
 from agentcore.errors import (
     BackendHTTPError,
     BackendProtocolError,
@@ -95,7 +96,7 @@ def test_a_refused_connection_is_left_at_once_when_another_backend_can_answer():
 def test_a_refusal_is_found_in_the_context_and_in_exception_groups():
     try:
         try:
-            raise OSError("All connection attempts failed") from ExceptionGroup(
+            raise OSError("All connection attempts failed") from BaseExceptionGroup(
                 "multi", [ConnectionRefusedError(111, "refused")]
             )
         except OSError:
