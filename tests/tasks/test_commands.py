@@ -75,13 +75,26 @@ def test_ensure_admin_creates_the_account_once_and_keeps_the_password(tmp_path, 
     secret = tmp_path / "pw"
     call_command("ensure_admin", "--file", str(secret))
     first = capsys.readouterr().out
-    password = secret.read_text().strip().partition(":")[2]
-    assert password in first
+    password = secret.read_text().strip()
+    assert f"username admin, password {password}" in first
+    assert str(secret) in first
     assert get_user_model().objects.get(username="admin").check_password(password)
     call_command("ensure_admin", "--file", str(secret))
     assert password in capsys.readouterr().out
     assert get_user_model().objects.filter(username="admin").count() == 1
     assert oct(secret.stat().st_mode)[-3:] == "600"
+
+
+def test_ensure_admin_keeps_the_login_of_a_file_that_still_says_user_colon_password(
+    tmp_path, capsys
+):
+    secret = tmp_path / "pw"
+    call_command("ensure_admin", "--file", str(secret))
+    password = secret.read_text().strip()
+    secret.write_text(f"admin:{password}\n")  # what the file held before
+    call_command("ensure_admin", "--file", str(secret))
+    assert f"username admin, password {password}\n" in capsys.readouterr().out
+    assert get_user_model().objects.get(username="admin").check_password(password)
 
 
 def test_agent_doctor_reports_an_unreachable_backend_truthfully(capsys):

@@ -23,16 +23,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--file",
             default=str(Path(settings.BASE_DIR) / ".admin-password"),
-            help="Where the generated password is kept (git-ignored)",
+            help="Where the generated password is kept, alone on its line (git-ignored)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path = Path(options["file"])
+        path = Path(options["file"]).resolve()
         username = options["username"]
         users = get_user_model().objects
-        if users.filter(username=username).exists() and path.exists():
-            password = path.read_text().strip().partition(":")[2]
-            self.stdout.write(f"Admin login: {username} / {password}  (from {path.name})")
+        password = _saved_password(path)
+        if password and users.filter(username=username).exists():
+            self.stdout.write(f"Admin login: username {username}, password {password}")
+            self.stdout.write(f"  (the password alone is in {path})")
             return
         password = secrets.token_urlsafe(12)
         user = users.filter(username=username).first()
@@ -41,7 +42,17 @@ class Command(BaseCommand):
         else:
             user.set_password(password)
             user.save(update_fields=["password"])
-        path.write_text(f"{username}:{password}\n")
+        path.write_text(f"{password}\n")
         path.chmod(0o600)
-        self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {password}"))
-        self.stdout.write(f"(saved in {path}; delete the file to generate a new one)")
+        self.stdout.write(
+            self.style.SUCCESS(f"Admin login: username {username}, password {password}")
+        )
+        self.stdout.write(f"  (the password alone is in {path}; delete it for a new one)")
+
+
+def _saved_password(path: Path) -> str:
+    """The kept password; files from before it held `username:password` still count."""
+    if not path.exists():
+        return ""
+    # A generated password is URL-safe base64, so a colon can only be the old separator.
+    return path.read_text().strip().rpartition(":")[2]
