@@ -1,6 +1,7 @@
 # Taskweb: `make run` serves the app on the embedded default; `make test` runs every test.
-PYTHON ?= python3.11
-VENV := .venv
+# Both use the newest Python 3.10-3.13 on the PATH (scripts/venv); PYTHON=python3.12 picks one.
+PYTHON ?=
+VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
@@ -8,25 +9,17 @@ PORT ?= 8000
 
 .PHONY: run test lint format bench interop litellm chromium clean-db
 
-$(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+# Asked every time: scripts/venv (re)builds and installs only when the Python or a file changed.
+.PHONY: $(VENV)/.installed $(VENV)/.installed-dev
+$(VENV)/.installed:
+	@VENV=$(VENV) PYTHON=$(PYTHON) scripts/venv requirements.txt
 
-$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
-	$(PIP) install --quiet -r requirements.txt
-	touch $@
-
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
-	$(PIP) install --quiet -r requirements-dev.txt
-	touch $(VENV)/.installed $@
+$(VENV)/.installed-dev:
+	@VENV=$(VENV) PYTHON=$(PYTHON) scripts/venv requirements.txt requirements-dev.txt
 
 ## run: create .venv, install, migrate, create the admin once, serve on http://$(HOST):$(PORT)
 run: $(VENV)/.installed
-	$(PY) manage.py migrate --no-input
-	$(PY) manage.py close_stale_runs
-	$(PY) manage.py ensure_admin
-	@echo "Serving Taskweb on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) taskweb.asgi:application
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 ## test: the whole suite (browser, service and interop tests skip with a reason when missing)
 test: $(VENV)/.installed-dev
@@ -63,8 +56,7 @@ $(VENV)/.installed-interop: requirements-interop.txt | $(VENV)/.installed-dev
 litellm: .venv-litellm/.installed
 
 .venv-litellm/.installed: requirements-litellm.txt
-	test -x .venv-litellm/bin/python || $(PYTHON) -m venv .venv-litellm
-	.venv-litellm/bin/pip install --quiet -r requirements-litellm.txt
+	VENV=.venv-litellm PYTHON=$(PYTHON) scripts/venv requirements-litellm.txt
 	touch $@
 
 ## chromium: Debian's Chromium for the browser tests (Playwright cannot download browsers here)
