@@ -21,6 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--admin-file", help="ensure_admin's --file (default .admin-password)")
         parser.add_argument(
             "daphne_args", nargs="*", help="More daphne options, after `--` (e.g. -- -v 2)"
         )
@@ -30,7 +31,8 @@ class Command(BaseCommand):
 
         call_command("migrate", interactive=False)
         call_command("close_stale_runs")
-        call_command("ensure_admin")
+        admin_file = ["--file", options["admin_file"]] if options["admin_file"] else []
+        call_command("ensure_admin", *admin_file)
         connections.close_all()  # requests open their own, on daphne's threads
         host, port = options["host"], options["port"]
         shown = f"[{host}]" if ":" in host else host
