@@ -21,9 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ".venv/bin/pip install -r requirements-interop.txt"
-INSTALL_LITELLM = (
-    "python3.11 -m venv .venv-litellm && .venv-litellm/bin/pip install -r requirements-litellm.txt"
-)
+INSTALL_LITELLM = "make litellm"
 MASTER_KEY = "sk-interop-master-key"
 
 
