@@ -113,9 +113,9 @@ def skip_reason(record: RunRecord, verdict: str | None, options: Options) -> str
     """Why a run is not training data under `options`, or None to keep it."""
     status = record.run.status
     if options.rated_only and verdict != "up":
-        return "not rated 👍"
+        return "not rated up"
     if verdict == "down" and not options.include_disliked:
-        return "rated 👎"
+        return "rated down"
     if status in (RunStatus.INTERRUPTED, RunStatus.CANCELLED) and not options.include_interrupted:
         return f"run {status}"
     if status != RunStatus.COMPLETED and status not in (

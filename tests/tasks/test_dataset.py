@@ -112,7 +112,7 @@ def test_bad_trajectories_are_skipped_with_reasons_and_can_be_asked_for(traffic,
     lines, printed = export(tmp_path)
     assert len(lines) == 4
     assert "wrote 4 lines, 5 turns" in printed
-    assert "1 rated 👎" in printed
+    assert "1 rated down" in printed
     assert "1 tool call failed" in printed
     assert "1 tool call rejected" in printed
     everything, printed = export(
@@ -120,7 +120,7 @@ def test_bad_trajectories_are_skipped_with_reasons_and_can_be_asked_for(traffic,
     )
     assert len(everything) == 7
     rated, printed = export(tmp_path, "--rated-only")
-    assert rated == [] and "7 not rated 👍" in printed
+    assert rated == [] and "7 not rated up" in printed
 
 
 def test_user_names_and_email_addresses_never_appear(traffic, tmp_path):
