@@ -122,14 +122,20 @@ def _model_calls(steps: Sequence[RunStep]) -> list[ModelCall]:
     """
     calls: list[ModelCall] = []
     mark: dt.datetime | None = None
+    noticed: dt.datetime | None = None
+    requested = ("", "")
     for step in steps:
         p = _payload(step)
         if step.type == "model_request":
-            mark = step.ts
+            mark, noticed = step.ts, None
+            requested = (step.backend.split(",")[0], step.model)
         elif step.type == "model_response":
+            # The loop times the whole request; the answering attempt began after the last
+            # failed one.
+            start = max(_began(step), noticed) if noticed is not None else _began(step)
             calls.append(
                 ModelCall(
-                    seq=step.seq, start=_began(step), end=step.ts, backend=step.backend,
+                    seq=step.seq, start=start, end=step.ts, backend=step.backend,
                     model=step.model, input_tokens=step.input_tokens,
                     output_tokens=step.output_tokens,
                     tokens_estimated=bool(p.get("tokens_estimated")), ttft_ms=step.ttft_ms,
@@ -141,15 +147,17 @@ def _model_calls(steps: Sequence[RunStep]) -> list[ModelCall]:
             outcome = str(p.get("notice") or step.type)
             if p.get("kind") == "step_limit":
                 continue
+            model = step.model or (requested[1] if step.backend == requested[0] else "")
             calls.append(
                 ModelCall(
                     seq=step.seq, start=min(mark, step.ts), end=step.ts, backend=step.backend,
-                    model=step.model, outcome=outcome,
+                    model=model, outcome=outcome,
                     reason=str(p.get("reason") or p.get("message") or ""),
                 )
             )  # fmt: skip
             delay = float(p.get("delay_s") or 0) if step.type == "retry" else 0.0
             mark = step.ts + dt.timedelta(seconds=delay)
+            noticed = mark
     return calls
 
 
