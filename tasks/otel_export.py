@@ -104,9 +104,12 @@ class RunTraceExporter:
         span_exporter: SpanExporter | None = None,
         batch: bool = True,
         capture_content: bool | None = None,
+        resource_attributes: dict[str, str] | None = None,
     ) -> None:
         """`endpoint` is a base URL as in OTEL_EXPORTER_OTLP_ENDPOINT (/v1/traces is added);
-        without it and without `span_exporter`, the SDK reads its standard OTEL_* variables."""
+        without it and without `span_exporter`, the SDK reads its standard OTEL_* variables.
+        OTEL_RESOURCE_ATTRIBUTES applies too (e.g. `openinference.project.name=taskweb`
+        files the traces under that project in Phoenix)."""
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -119,7 +122,7 @@ class RunTraceExporter:
             _quiet_sdk_loggers()
         self.sink = _WarnOnce(span_exporter)
         self.provider: TracerProvider = TracerProvider(
-            resource=Resource.create({"service.name": "taskweb"})
+            resource=Resource.create({"service.name": "taskweb", **(resource_attributes or {})})
         )
         processor = BatchSpanProcessor if batch else SimpleSpanProcessor
         self.provider.add_span_processor(processor(self.sink))  # type: ignore[arg-type]
