@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench interop litellm chromium clean-db
+.PHONY: run test lint format bench interop litellm phoenix chromium clean-db
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(PIP) install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-otel.txt | $(VENV)/bin/python
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
@@ -65,6 +65,14 @@ litellm: .venv-litellm/.installed
 .venv-litellm/.installed: requirements-litellm.txt
 	test -x .venv-litellm/bin/python || $(PYTHON) -m venv .venv-litellm
 	.venv-litellm/bin/pip install --quiet -r requirements-litellm.txt
+	touch $@
+
+## phoenix: Arize Phoenix, the OpenTelemetry receiver of tests/otel/, in its own venv (~850 MB)
+phoenix: .venv-phoenix/.installed
+
+.venv-phoenix/.installed: requirements-phoenix.txt
+	test -x .venv-phoenix/bin/python || $(PYTHON) -m venv .venv-phoenix
+	.venv-phoenix/bin/pip install --quiet -r requirements-phoenix.txt
 	touch $@
 
 ## chromium: Debian's Chromium for the browser tests (Playwright cannot download browsers here)
