@@ -30,7 +30,7 @@ from agentcore.tools import ToolSpec
 from .agent_tools import build_task_tools
 from .models import AgentRun, RunStatus
 from .models_feedback import RunRating
-from .run_record import RunRecord, run_record
+from .run_record import RunRecord, run_records
 
 Format = Literal["openai", "sharegpt"]
 FORMATS: tuple[Format, ...] = ("openai", "sharegpt")
@@ -218,8 +218,8 @@ def export_lines(runs: QuerySet[AgentRun], options: Options, summary: Summary) -
     users: dict[int, tuple[Scrubber, list[ToolSpec]]] = {}
     for chunk in _chunks(runs):
         verdicts = _verdicts(r.pk for r in chunk)
-        for run in chunk:
-            record = run_record(run)
+        for record in run_records(chunk):
+            run = record.run
             why = skip_reason(record, verdicts.get(run.pk), options)
             if why is not None:
                 summary.skipped[why] += 1

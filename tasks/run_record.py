@@ -9,6 +9,7 @@ this adapter follows it.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,14 +207,30 @@ def _clock(run: AgentRun, first: RunStep | None) -> dt.datetime:
     return timezone.localtime(run.started_at).replace(tzinfo=None)
 
 
+def run_records(runs: Sequence[AgentRun]) -> list[RunRecord]:
+    """Everything stored about these runs, in two queries (steps, conversations' messages)."""
+    steps: dict[int, list[RunStep]] = defaultdict(list)
+    for step in RunStep.objects.filter(run_id__in=[r.pk for r in runs]).order_by("run_id", "seq"):
+        steps[step.run_id].append(step)
+    messages: dict[int, list[Message]] = defaultdict(list)
+    rows = Message.objects.filter(
+        conversation_id__in={r.conversation_id for r in runs}, abandoned=False
+    )
+    for row in rows.order_by("id"):
+        messages[row.conversation_id].append(row)
+    return [_record(run, steps[run.pk], messages[run.conversation_id]) for run in runs]
+
+
 def run_record(run: AgentRun) -> RunRecord:
-    """Everything stored about one run, in three queries."""
-    steps = list(RunStep.objects.filter(run=run).order_by("seq"))
-    rows = Message.objects.filter(conversation_id=run.conversation_id, abandoned=False)
-    first_own = run.user_message_id or min((m.pk for m in rows.filter(run=run)), default=None)
+    return run_records([run])[0]
+
+
+def _record(run: AgentRun, steps: Sequence[RunStep], rows: Sequence[Message]) -> RunRecord:
+    own_ids = [m.pk for m in rows if m.run_id == run.pk]
+    first_own = run.user_message_id or min(own_ids, default=None)
     history: list[CoreMessage] = []
     own: list[CoreMessage] = []
-    for row in rows.order_by("id"):
+    for row in rows:
         if row.run_id == run.pk:
             own.append(message_to_core(row))
         elif first_own is None or row.pk < first_own:
