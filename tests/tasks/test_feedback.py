@@ -17,6 +17,7 @@ from agentcore.testing import ScriptedBackend
 from tasks.models import AgentRun, RunRating, SavedCase, SavedCaseResult, Task
 from tasks.runner import execute_run
 from tasks.services import conversation_create
+from tests.security.hostile_strings import assert_no_live_markup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -158,3 +159,14 @@ def test_saved_cases_replay_side_by_side_and_the_page_lists_the_latest_results(
 def test_agent_eval_wants_a_suite_or_saved_but_not_both(tmp_path):
     with pytest.raises(CommandError, match="one of the two"):
         call_command("agent_eval", "--no-progress")
+
+
+def test_a_hostile_comment_is_shown_as_text(alice, conversation):
+    run = runs(conversation)[0]
+    client = logged_in(alice)
+    hostile = '<img src=x onerror=alert(1)>" hx-get="/pwn'
+    response = client.post(f"/runs/{run.pk}/rate/", {"verdict": "down", "comment": hostile}, **HX)
+    assert_no_live_markup(response.content.decode(), "rating answer")
+    page = client.get(f"/c/{conversation.pk}/").content.decode()
+    assert_no_live_markup(page, "chat page")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
