@@ -25,7 +25,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 
 from .models import AgentRun, BackendProfile
 from .run_record import ModelCall, RunRecord, ToolRun, run_record
@@ -293,6 +293,8 @@ class _Worker:
             except Exception:
                 log.exception("OpenTelemetry: could not build the trace of run %s", run_id)
             finally:
+                if self.queue.empty():  # idle: hold no database connection meanwhile
+                    connections.close_all()
                 self.queue.task_done()
 
 
