@@ -13,7 +13,6 @@ from django.core.management import call_command
 from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageParam
 from pydantic import TypeAdapter
 
-from agentcore.evals.from_calls import case_from_openai_line
 from agentcore.messages import ToolCall
 from agentcore.testing.server import ScriptedServer
 from tasks.models import RunRating, Task
@@ -150,8 +149,10 @@ def test_sharegpt_lines_hold_function_calls_and_observations(traffic, tmp_path):
 def test_exported_tool_calls_reimport_as_a_suite_that_builtin_passes(traffic, tmp_path):
     lines, _ = export(tmp_path)
     suite = tmp_path / "reimported.jsonl"
-    cases = [case_from_openai_line(x, case_id=f"line-{n}")[0] for n, x in enumerate(lines)]
-    suite.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    out = io.StringIO()
+    call_command("suite_from_dataset", str(tmp_path / "train.jsonl"), str(suite), stdout=out)
+    assert f"{len(lines)} cases" in out.getvalue()
+    cases = [json.loads(x) for x in suite.read_text().splitlines()]
     invoices = next(c for c in cases if "invoices" in json.dumps(c))
     assert invoices["setup"] == [{"title": "Pay invoices", "priority": "medium", "status": "open"}]
     out = io.StringIO()
