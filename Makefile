@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench interop litellm chromium clean-db
+.PHONY: run test lint format bench interop litellm phoenix chromium clean-db
 
 # Asked every time: scripts/venv (re)builds and installs only when the Python or a file changed.
 .PHONY: $(VENV)/.installed $(VENV)/.installed-dev
@@ -15,7 +15,7 @@ $(VENV)/.installed:
 	@VENV=$(VENV) PYTHON=$(PYTHON) scripts/venv requirements.txt
 
 $(VENV)/.installed-dev:
-	@VENV=$(VENV) PYTHON=$(PYTHON) scripts/venv requirements.txt requirements-dev.txt
+	@VENV=$(VENV) PYTHON=$(PYTHON) scripts/venv requirements.txt requirements-dev.txt requirements-otel.txt
 
 ## run: create .venv, install, migrate, create the admin once, serve on http://$(HOST):$(PORT)
 # Django, daphne and Twisted compile into __pycache__ once (even if PYTHONDONTWRITEBYTECODE
@@ -59,6 +59,13 @@ litellm: .venv-litellm/.installed
 
 .venv-litellm/.installed: requirements-litellm.txt
 	VENV=.venv-litellm PYTHON=$(PYTHON) scripts/venv requirements-litellm.txt
+	touch $@
+
+## phoenix: Arize Phoenix, the OpenTelemetry receiver of tests/otel/, in its own venv (~850 MB)
+phoenix: .venv-phoenix/.installed
+
+.venv-phoenix/.installed: requirements-phoenix.txt
+	VENV=.venv-phoenix PYTHON=$(PYTHON) scripts/venv requirements-phoenix.txt
 	touch $@
 
 ## chromium: Debian's Chromium for the browser tests (Playwright cannot download browsers here)

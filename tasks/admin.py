@@ -126,3 +126,6 @@ class BackendProfileAdmin(admin.ModelAdmin[BackendProfile]):
                     "price_in_per_mtok", "price_out_per_mtok", "enabled"]  # fmt: skip
     list_filter = ["kind", "locality", "enabled"]
     list_editable = ["enabled"]
+
+
+from .admin_feedback import RunRatingAdmin, SavedCaseAdmin  # noqa: E402, F401

@@ -17,3 +17,9 @@ class TasksConfig(AppConfig):
             from agentcore.breaker_redis import RedisBreakerStore
 
             set_default_breaker(CircuitBreaker(RedisBreakerStore.from_url(settings.REDIS_URL)))
+        # Each closed run is exported as an OpenTelemetry trace when OTEL_EXPORTER_OTLP_ENDPOINT
+        # is set (off the hot path; tasks/otel_export.py).
+        from .otel_export import on_run_closed
+        from .run_signals import run_closed
+
+        run_closed.connect(on_run_closed, dispatch_uid="taskweb-otel-export")

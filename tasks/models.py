@@ -248,3 +248,6 @@ class BackendProfile(models.Model):
             check_tool_choice(self.kind, self.tool_choice)
         except ConfigError as exc:
             raise ValidationError({"tool_choice": str(exc)}) from exc
+
+
+from .models_feedback import RunRating, SavedCase, SavedCaseResult  # noqa: E402, F401

@@ -11,4 +11,5 @@ urlpatterns = [
     path("c/<int:conversation_id>/route/", views.conversation_route, name="conversation_route"),
     path("tasks/panel/", views.task_panel, name="task_panel"),
     path("", include("tasks.urls_stats")),
+    path("", include("tasks.urls_feedback")),
 ]

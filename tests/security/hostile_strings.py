@@ -109,8 +109,14 @@ ALLOWED_HX = {
     "hx-swap-oob": {"true", "beforeend", "innerHTML", "delete"},
     "hx-disable": {"", None},
     "hx-ext": {"ws"},
+    "hx-swap": {"outerHTML"},
 }
 """The htmx attributes the app's own templates write, with the values they use."""
+ALLOWED_HX_PATTERNS = {
+    "hx-post": re.compile(r"/runs/\d+/(rate|save-case)/"),
+    "hx-target": re.compile(r"#run-\d+-feedback"),
+}
+"""htmx attributes whose value holds an id the app wrote (the run feedback forms)."""
 APP_PREFIXED = ("hx-headers", "ws-connect", "ws-send")
 _FORBIDDEN_TAGS = {
     "iframe", "object", "embed", "img", "svg", "math", "video", "audio", "source", "base",
@@ -155,7 +161,7 @@ class _Collector(HTMLParser):
                 if name in APP_PREFIXED:
                     if "pwn" in text and not _CSRF_HEADERS.fullmatch(value or ""):
                         self.problems.append(f"injected {name}={value!r}")
-                elif name not in ALLOWED_HX or value not in ALLOWED_HX[name]:
+                elif not _allowed_hx(name, value):
                     self.problems.append(f"htmx attribute {name}={value!r} on {where}")
             if name in _URL_ATTRS and "".join(text.split()).startswith(
                 ("javascript:", "vbscript:", "data:text")
@@ -177,6 +183,12 @@ class _Collector(HTMLParser):
         in_json = self.in_script and self.in_script[1].get("type") == "application/json"
         if in_json and ("</" in data or "<script" in data.lower()):
             self.problems.append("JSON script block that could close itself")
+
+
+def _allowed_hx(name: str, value: str | None) -> bool:
+    if name in ALLOWED_HX_PATTERNS:
+        return bool(ALLOWED_HX_PATTERNS[name].fullmatch(value or ""))
+    return name in ALLOWED_HX and value in ALLOWED_HX[name]
 
 
 def _data_attribute(tag: str, name: str, attrs: dict[str, str | None]) -> bool:

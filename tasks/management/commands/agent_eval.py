@@ -15,11 +15,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs in requirements-dev
 
 from agentcore.errors import ConfigError
-from agentcore.evals import Case, CaseResult, SuiteError, load_suite
+from agentcore.evals import Case, CaseResult, SuiteError, load_suite, parse_suite
 from agentcore.evals.render_html import render_html
 from agentcore.evals.render_text import render_report
 from tasks.backend_routes import default_route
 from tasks.evaluation import run_suite
+from tasks.models_feedback import SavedCase
+from tasks.saved_cases import record_results, suite_text
+
+
+def saved_suite() -> list[Case]:
+    """The saved cases, validated as any suite file is."""
+    rows = SavedCase.objects.order_by("created_at", "id")
+    return parse_suite(suite_text(rows).splitlines(), source="saved cases")
 
 
 class _RawStream:
@@ -53,7 +61,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("suite", help="A JSON Lines suite, e.g. evals/taskweb.jsonl")
+        parser.add_argument("suite", nargs="?", help="A JSON Lines suite, e.g. evals/taskweb.jsonl")
+        parser.add_argument(
+            "--saved",
+            action="store_true",
+            help="Run the cases saved from runs (instead of a suite file) and record the "
+            "latest pass/fail of each on each backend",
+        )
         parser.add_argument(
             "--backend",
             action="append",
@@ -71,8 +85,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if bool(options["saved"]) == bool(options["suite"]):
+            raise CommandError("give a suite file or --saved (one of the two)")
         try:
-            cases = load_suite(options["suite"])
+            cases = saved_suite() if options["saved"] else load_suite(options["suite"])
         except SuiteError as exc:
             raise CommandError(f"bad suite: {exc}", returncode=2) from exc
         cases = select_cases(cases, options["cases"])
@@ -97,7 +113,7 @@ class Command(BaseCommand):
                 report = run_suite(
                     cases,
                     backends,
-                    suite=options["suite"],
+                    suite=options["suite"] or "saved cases",
                     on_case=on_case,
                     on_result=on_result,
                     turn_timeout=options["turn_timeout"],
@@ -105,6 +121,8 @@ class Command(BaseCommand):
         except ConfigError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(render_report(report), ending="")
+        if options["saved"]:
+            self.stdout.write(f"recorded {record_results(report)} results of saved cases")
         if options["json_out"]:
             self._write(options["json_out"], json.dumps(report.to_dict(), indent=2))
         if options["html_out"]:
