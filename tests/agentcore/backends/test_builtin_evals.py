@@ -18,7 +18,7 @@ from agentcore.evals.suite import parse_case
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT.parent / "shared" / "evals" / "sample.jsonl"  # shared/ lies beside the clone
-SUITE = ROOT / "evals" / "taskweb.jsonl"
+SUITE = ROOT / "evals" / "dev.jsonl"
 BACKEND = BuiltinBackend()
 
 
