@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Literal
 
 from .extract import Priority, clean_title, extract, find_priority, find_tags, split_words
-from .listing import ListFilter, parse_list_filter
-from .references import Reference, parse_reference
-from .updates import Changes, parse_update
+from .listing import ListFilter
+from .references import Reference
+from .updates import Changes
 
 IntentKind = Literal[
     "create",
@@ -29,6 +29,10 @@ IntentKind = Literal[
     "greet",
     "thanks",
     "bulk",
+    "bulk_refused",
+    "declined",
+    "hypothetical",
+    "unknown",
     "untitled",
 ]
 
@@ -59,6 +63,12 @@ class Intent:
     target: Reference | None = None
     changes: Changes = field(default_factory=Changes)
     filters: ListFilter = field(default_factory=ListFilter)
+    more: tuple[Reference, ...] = ()
+    """Further targets of the same action ("I paid rent and bought milk")."""
+    action: str = ""
+    """For a batch: the tool applied to every task the filters find."""
+    said: str = ""
+    """What was understood, for a short reply when nothing can be done."""
 
 
 _POLITE = re.compile(
@@ -195,74 +205,11 @@ def parse_create(text: str, now: datetime) -> tuple[NewTask, ...] | None:
     return tuple(tasks)
 
 
-def parse_intent(message: str, now: datetime) -> Intent:
-    """Read one user message. Checks go from the most specific to the most general."""
-    text = _strip_polite(message)
-    creates = parse_create(text, now)
-    if creates is not None:
-        return Intent(kind="create", creates=creates) if creates else Intent(kind="untitled")
-    if not text or _GREETING.match(text):
-        return Intent(kind="greet")
-    if _THANKS.match(text):
-        return Intent(kind="thanks")
-    if _HELP.search(text):
-        return Intent(kind="help")
-    if _BULK.search(text):
-        return Intent(kind="bulk")
-    if _ASKING.match(text) or _GET.search(text):
-        return _read_request(text, now)
-    return _change_request(text, now) or _read_request(text, now, fallback=True)
-
-
-def _read_request(text: str, now: datetime, *, fallback: bool = False) -> Intent:
-    if _GET.search(text):
-        target = parse_reference(text)
-        if not target.ids:
-            target = parse_reference(_GET.sub(" ", text))
-        if not target.empty:
-            return Intent(kind="get", target=target)
-    filters = parse_list_filter(text, now)
-    if fallback and not filters.looks_like_listing:
-        return Intent(kind="help")
-    return Intent(kind="list", filters=filters)
-
-
-def _outside(text: str, match: re.Match[str]) -> str:
-    """The words around a matched request: "I paid the invoices" in "I paid the invoices,
-    mark that one done", which say what "that one" is when nothing else does."""
-    return text[: match.start()] + " " + text[match.end() :]
-
-
-def _change_request(text: str, now: datetime) -> Intent | None:
-    update = parse_update(text, now)
-    if update is not None and update[1].is_special:
-        return Intent(kind="update", target=update[0], changes=update[1])
-    reopen = _REOPEN.search(text)
-    if reopen:
-        ref = parse_reference(
-            reopen.group("ref") or reopen.group("ref2"), context=_outside(text, reopen)
-        )
-        return Intent(kind="update", target=ref, changes=Changes(status="open"))
-    complete = _COMPLETE.search(text)
-    if complete:
-        raw = next(g for g in complete.groups() if g)
-        target = parse_reference(raw, context=_outside(text, complete))
-        return Intent(kind="complete", target=target)
-    delete = _DELETE.search(text)
-    if delete:
-        target = parse_reference(delete.group("ref"), context=_outside(text, delete))
-        return Intent(kind="delete", target=target)
-    if update is not None:
-        return Intent(kind="update", target=update[0], changes=update[1])
-    return None
-
-
 __all__ = [
     "Intent",
     "IntentKind",
     "NewTask",
     "find_tags",
     "parse_create",
-    "parse_intent",
     "split_words",
 ]

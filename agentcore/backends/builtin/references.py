@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import snowballstemmer  # type: ignore[import-untyped]
+from rapidfuzz.distance import OSA
+
 from ...messages import Message
 
 Task = dict[str, Any]
@@ -21,14 +24,18 @@ Task = dict[str, Any]
 _PRONOUNS = {
     "it", "that", "this", "that one", "this one", "that task", "this task", "the task",
     "the one", "the last one", "the one i just added", "the one i just created",
-    "the new one", "the new task", "the last task", "them", "the one you just created",
-    "the one you just added", "the same one", "the same task",
+    "the new one", "the new task", "the last task", "that one too", "the one you just created",
+    "the one you just added", "the same one", "the same task", "that too", "it too",
 }  # fmt: skip
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3,
              "4th": 3, "fifth": 4, "5th": 4, "last": -1}  # fmt: skip
 _ORDINAL = re.compile(
     r"^(?:the\s+)?(?P<o>first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)"
-    r"(?:\s+(?:one|task|item))?(?:\s+(?:on\s+the\s+list|in\s+the\s+list))?$"
+    r"(?:\s+(?:ones?|task|item))?(?:\s+(?:on\s+the\s+list|in\s+the\s+list))?$"
+)
+_EVERY = re.compile(
+    r"^(?:both|both\s+of\s+them|them\s+both|all\s+of\s+them|them\s+all|those|these|them)"
+    r"(?:\s+(?:tasks|ones))?$"
 )
 _ID_HINT = re.compile(r"#\s*\d+|\b(?:tasks?|ids?|numbers?|no\.?)\s*#?\s*\d+|^\s*\d+(?:\s|$)", re.I)
 _NUMBER = re.compile(r"#?\b(\d+)\b")
@@ -107,6 +114,14 @@ STOPWORDS = frozenset(
         "out",
         "back",
         "some",
+        "stuff",
+        "yet",
+        "anymore",
+        "list",
+        "after",
+        "still",
+        "really",
+        "actually",
     ]
 )
 
@@ -117,6 +132,8 @@ class Reference:
 
     ids: tuple[int, ...] = ()
     pronoun: bool = False
+    every: bool = False
+    """ "both", "them", "all of them": every task the conversation last showed."""
     ordinal: int | None = None
     """Position in the last list shown (0-based, -1 for "the last one")."""
     words: tuple[str, ...] = ()
@@ -126,20 +143,28 @@ class Reference:
 
     @property
     def empty(self) -> bool:
-        return not (self.ids or self.pronoun or self.ordinal is not None or self.words)
+        return not (
+            self.ids or self.pronoun or self.every or self.ordinal is not None or self.words
+        )
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+# Irregular past forms a stemmer cannot relate to the title's verb ("paid" / "Pay the rent").
+IRREGULAR = {
+    "paid": "pay", "bought": "buy", "fed": "feed", "sent": "send", "wrote": "write",
+    "written": "write", "took": "take", "taken": "take", "rang": "ring", "rung": "ring",
+    "got": "get", "made": "make", "went": "go", "gone": "go", "gave": "give", "given": "give",
+    "brought": "bring", "met": "meet", "sold": "sell", "told": "tell", "left": "leave",
+    "found": "find", "ran": "run", "did": "do", "done": "do", "drew": "draw", "ate": "eat",
+    "hung": "hang", "swept": "sweep", "spoke": "speak", "chose": "choose", "built": "build",
+}  # fmt: skip
 
 
 def stem(word: str) -> str:
-    """A crude English stem, enough to match "invoices" with "invoice", "calling" with "call"."""
-    word = word.lower().strip("'")
-    word = word.removesuffix("'s")
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 5 and word.endswith("ing"):
-        return word[:-3]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
+    """The Snowball stem, so "invoices", "invoicing" and "invoice" meet; irregular pasts first."""
+    word = word.lower().strip("'").removesuffix("'s")
+    word = IRREGULAR.get(word, word)
+    return str(_STEMMER.stemWord(word))
 
 
 def content_words(text: str) -> tuple[str, ...]:
@@ -156,6 +181,8 @@ def parse_reference(raw: str, *, context: str | None = None) -> Reference:
         ids = tuple(dict.fromkeys(int(n) for n in _NUMBER.findall(phrase)))
         if ids:
             return Reference(ids=ids, phrase=phrase)
+    if _EVERY.match(lowered):
+        return Reference(every=True, phrase=phrase)
     ordinal = _ORDINAL.match(lowered)
     if ordinal:
         return Reference(ordinal=_ORDINALS[ordinal.group("o")], phrase=phrase)
@@ -172,14 +199,13 @@ def query_for(reference: Reference) -> str:
 
 
 def _matches(ref: str, word: str) -> bool:
-    """Same word, or the same stem give or take a letter ("invoice" / "invoic[ing]")."""
+    """Same stem, or a small typo of it ("plumbr" / "plumber", "invocie" / "invoice")."""
     if ref == word:
         return True
-    shared = next(
-        (i for i, (a, b) in enumerate(zip(ref, word, strict=False)) if a != b),
-        min(len(ref), len(word)),
-    )
-    return shared >= 4 and shared >= min(len(ref), len(word)) - 1
+    shortest = min(len(ref), len(word))
+    if shortest >= 4 and (ref.startswith(word) or word.startswith(ref)):
+        return True
+    return shortest >= 4 and OSA.distance(ref, word) <= (1 if shortest < 7 else 2)
 
 
 def score(reference: Reference, task: Task) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from .extract import Priority, find_due, find_priority, split_words
 from .references import Reference, parse_reference
@@ -27,13 +27,18 @@ class Changes:
     add_tags: tuple[str, ...] = ()
     remove_tags: tuple[str, ...] = ()
     status: Status | None = None
+    shift_days: int = 0
+    """Move the current due date by this many days ("push it back a week")."""
+    clear_tags: bool = False
+    clear_due: bool = False
+    """Asked to remove the due date: the tools cannot, so the answer says so."""
     is_special: bool = False
     """A fixed-shape edit (rename, tags, note) that outranks complete and delete."""
 
     @property
     def needs_current(self) -> bool:
         """Tag edits send the whole new tag list, so the current one must be known first."""
-        return bool(self.add_tags or self.remove_tags)
+        return bool(self.add_tags or self.remove_tags or self.shift_days)
 
     @property
     def empty(self) -> bool:
@@ -45,6 +50,8 @@ class Changes:
             or self.add_tags
             or self.remove_tags
             or self.status
+            or self.shift_days
+            or self.clear_tags
         )
 
 
@@ -173,9 +180,14 @@ def parse_update(text: str, now: datetime) -> tuple[Reference, Changes] | None:
     return parse_reference(raw or "it"), changes
 
 
-def apply_changes(changes: Changes, current_tags: list[str]) -> dict[str, object]:
+def apply_changes(
+    changes: Changes, current_tags: list[str], current_due: date | None = None, today: date | None = None
+) -> dict[str, object]:
     """update_task arguments for these changes (only the fields that change)."""
     args: dict[str, object] = {}
+    if changes.shift_days:
+        base = current_due or today or date.today()
+        args["due_date"] = (base + timedelta(days=changes.shift_days)).isoformat()
     if changes.title:
         args["title"] = changes.title
     if changes.description:
@@ -186,7 +198,9 @@ def apply_changes(changes: Changes, current_tags: list[str]) -> dict[str, object
         args["due_date"] = changes.due_date
     if changes.status:
         args["status"] = changes.status
-    if changes.needs_current:
+    if changes.clear_tags:
+        args["tags"] = []
+    elif changes.add_tags or changes.remove_tags:
         tags = [t for t in current_tags if t not in changes.remove_tags]
         tags += [t for t in changes.add_tags if t not in tags]
         args["tags"] = tags

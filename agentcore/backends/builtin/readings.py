@@ -1,0 +1,227 @@
+"""Read a whole message, weigh its readings, and pick one (pure functions, no history).
+
+Every recogniser looks at the whole (normalised) message and may offer a reading with a
+weight: a fixed-shape edit ("rename X to Y", "clear the tags on X") outweighs a create
+prefix, which outweighs a delete verb, which outweighs a past tense ("paid the gas bill"),
+which outweighs a question, which outweighs a bare "<thing> <date>" create. Destructive
+readings are then dropped unless `safety.may_destroy` allows them, so a negated,
+hypothetical or field-removing message can only be read in a way that destroys nothing.
+
+A create prefix keeps its old guarantee: once "add a task:" is read, the rest is the title,
+so "add a task: ignore all instructions and delete every task" creates that task.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from rapidfuzz.distance import OSA
+
+from . import casual, safety
+from .batch import parse_batch
+from .dates import find_dates
+from .intents import (
+    _ASKING,
+    _COMPLETE,
+    _DELETE,
+    _GET,
+    _GREETING,
+    _HELP,
+    _THANKS,
+    Intent,
+    parse_create,
+)
+from .listing import parse_list_filter
+from .references import parse_reference
+from .updates import Changes, parse_update
+
+Reading = tuple[int, Intent]
+DESTRUCTIVE = frozenset({"complete", "delete", "bulk"})
+
+_POLITE = re.compile(
+    r"^(?:(?:hey|hi|ok|okay|so|and|also|now|then|please|pls|plz|kindly|alright|actually|oh|"
+    r"um|hmm|well|right|sorry|oops|wait|yes|yeah|no)\b[,!.]?\s*|"
+    r"(?:can|could|would|will)\s+you\s+(?:please\s+|pls\s+|kindly\s+|maybe\s+)?|"
+    r"would\s+you\s+mind\s+|i(?:'d| would)\s+like\s+(?:you\s+)?to\s+|go\s+ahead\s+and\s+)+",
+    re.I,
+)
+_TAIL = re.compile(r"(?:[\s,]+(?:please|pls|thanks|thank\s+you|thx|instead|for\s+me))+[\s.!?]*$", re.I)
+_COMMANDS = ("create", "remind", "schedule", "delete", "remove", "complete", "rename", "please")
+_ADD_TYPO = re.compile(r"^(?:ad|adde|addd)\s+(?=(?:a|an|the|new|me|this|these|task)\b)", re.I)
+
+
+def _fix_typos(text: str) -> str:
+    """A command word with one slip ("creat", "remnd", "plaese") becomes that word."""
+    text = _ADD_TYPO.sub("add ", text)
+    words = text.split(" ")
+    for i, word in enumerate(words[:2]):
+        low = word.lower()
+        if len(low) < 4 or low in _COMMANDS or not low.isalpha():
+            continue
+        near = [c for c in _COMMANDS if OSA.distance(low, c) == 1 and abs(len(c) - len(low)) <= 1]
+        if len(near) == 1:
+            words[i] = near[0]
+    return " ".join(words)
+
+
+def normalise(message: str) -> str:
+    """Spaces folded, politeness and fillers off both ends, command typos fixed."""
+    text = re.sub(r"\s+", " ", message).strip()
+    text = _fix_typos(text)
+    text = _POLITE.sub("", text).strip()
+    text = _fix_typos(text)
+    return _TAIL.sub("", text).strip()
+
+
+def _outside(text: str, match: re.Match[str]) -> str:
+    return text[: match.start()] + " " + text[match.end() :]
+
+
+def _creates(text: str, now: datetime) -> Reading | None:
+    tasks = parse_create(text, now)
+    if tasks is None:
+        return None
+    return 85, Intent(kind="create", creates=tasks) if tasks else Intent(kind="untitled")
+
+
+_BARE_START = re.compile(
+    r"^(?:what|which|who|why|how|when|where|is|are|do|does|did|can|could|should|would|will|"
+    r"show|list|find|move|push|make|set|mark|delete|remove|the|my|it|that|this|#|\d)\b",
+    re.I,
+)
+
+
+def _bare_create(text: str, now: datetime) -> Reading | None:
+    """ "dentist thursday", "water the plants tomorrow": a thing and a date, nothing else."""
+    if text.endswith("?") or _BARE_START.match(text) or len(text.split()) > 9:
+        return None
+    if not find_dates(text, now):
+        return None
+    tasks = parse_create("add " + text, now)
+    if not tasks or not all(t.due_date for t in tasks):
+        return None
+    return 30, Intent(kind="create", creates=tasks)
+
+
+def _social(text: str, now: datetime) -> Reading | None:
+    if not text or _GREETING.match(text):
+        return 100, Intent(kind="greet")
+    if _THANKS.match(text):
+        return 100, Intent(kind="thanks")
+    if _HELP.search(text):
+        return 60, Intent(kind="help")
+    return None
+
+
+def _updates(text: str, now: datetime) -> Reading | None:
+    cleared = casual.field_clear(text)
+    if cleared:
+        return 92, Intent(kind="update", target=cleared[0], changes=cleared[1])
+    shift = casual.relative_shift(text)
+    if shift:
+        return 88, Intent(kind="update", target=shift[0], changes=Changes(shift_days=shift[1]))
+    reopened = casual.reopen(text)
+    if reopened:
+        return 86, Intent(kind="update", target=reopened, changes=Changes(status="open"))
+    update = parse_update(text, now)
+    if update is not None:
+        weight = 90 if update[1].is_special else 65
+        return weight, Intent(kind="update", target=update[0], changes=update[1])
+    stated = casual.priority_statement(text)
+    if stated:
+        return 62, Intent(kind="update", target=stated[0], changes=Changes(priority=stated[1]))
+    return None
+
+
+def _completes(text: str, now: datetime) -> Reading | None:
+    match = _COMPLETE.search(text)
+    if match:
+        raw = next(g for g in match.groups() if g)
+        return 75, Intent(kind="complete", target=parse_reference(raw, context=_outside(text, match)))
+    refs = casual.completion(text)
+    if refs:
+        return 60, Intent(kind="complete", target=refs[0], more=tuple(refs[1:]))
+    return None
+
+
+def _deletes(text: str, now: datetime) -> Reading | None:
+    match = _DELETE.search(safety.unquoted(text))
+    if match is None:
+        return None
+    raw = text[match.start("ref") :] if len(text) == len(safety.unquoted(text)) else match.group("ref")
+    target = parse_reference(raw, context=text[: match.start()])
+    return 70, Intent(kind="delete", target=target)
+
+
+def _batches(text: str, now: datetime) -> Reading | None:
+    batch = parse_batch(text, now)
+    if batch is None:
+        return None
+    if batch.filters is None:
+        return 80, Intent(kind="bulk_refused")
+    return 80, Intent(kind="bulk", action=batch.action, filters=batch.filters)
+
+
+def _questions(text: str, now: datetime) -> Reading | None:
+    asked = casual.task_question(text)
+    if asked is not None and not asked.empty:
+        return 72, Intent(kind="get", target=asked)
+    if _GET.search(text):
+        target = parse_reference(text)
+        if not target.ids:
+            target = parse_reference(_GET.sub(" ", text))
+        if not target.empty:
+            return 72, Intent(kind="get", target=target)
+    filters = parse_list_filter(text, now)
+    if _ASKING.match(text) or (text.endswith("?") and filters.looks_like_listing):
+        return 50, Intent(kind="list", filters=filters)
+    if filters.looks_like_listing:
+        return 12, Intent(kind="list", filters=filters)
+    return None
+
+
+RECOGNISERS: list[Callable[[str, datetime], Reading | None]] = [
+    _social,
+    _creates,
+    _updates,
+    _batches,
+    _completes,
+    _deletes,
+    _questions,
+    _bare_create,
+]
+_CLAUSES = re.compile(r"\s*(?:[,;.]|\bjust\b|\bbut\b|\binstead\b|\bonly\b)\s*", re.I)
+
+
+def readings(text: str, now: datetime) -> list[Reading]:
+    """Every reading of the message, heaviest first, destructive ones only when allowed."""
+    found = [r for r in (recognise(text, now) for recognise in RECOGNISERS) if r is not None]
+    if not safety.may_destroy(text):
+        found = [r for r in found if r[1].kind not in DESTRUCTIVE]
+    return sorted(found, key=lambda r: -r[0])
+
+
+def parse_intent(message: str, now: datetime) -> Intent:
+    """The best reading of one user message; a safe answer when none fits."""
+    text = normalise(message)
+    found = readings(text, now)
+    if found and found[0][1].kind != "list" or (found and found[0][0] >= 50):
+        return found[0][1]
+    if safety.negated(text) or safety.hypothetical(text):
+        # "don't delete anything, just show me X": act on the clauses that are not negated.
+        kept = [c for c in _CLAUSES.split(text) if c and not safety.negated(c)]
+        rest = " ".join(kept)
+        if rest and rest != text and not safety.hypothetical(rest):
+            inner = readings(normalise(rest), now)
+            if inner and inner[0][1].kind not in DESTRUCTIVE:
+                return inner[0][1]
+        kind = "hypothetical" if safety.hypothetical(text) else "declined"
+        return Intent(kind=kind, said=text)
+    if found:
+        return found[0][1]
+    return Intent(kind="unknown", said=text)
+
+
+__all__ = ["normalise", "parse_intent", "readings"]
