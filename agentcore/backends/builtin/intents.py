@@ -182,6 +182,32 @@ def _counted_parts(rest: str) -> list[str]:
     return [p for p in re.split(r"\s*(?:;|,\s*(?:and\s+)?|\band\b)\s*", rest) if p.strip()]
 
 
+_SEPARATE = re.compile(
+    r",?\s*(?:each\s+)?(?:as\s+)?(?:(?:two|three|four|five|\d+)\s+)?(?:separate|individual|"
+    r"different|distinct)\s+(?:tasks|items|todos|to-dos|reminders|ones)[\s.!]*$"
+    r"|,?\s*(?:each\s+)?as\s+(?:its|their)\s+own\s+(?:task|item|todo)s?[\s.!]*$"
+    r"|,?\s*each\s+(?:one\s+)?(?:as\s+)?(?:a\s+)?(?:task|item|todo)[\s.!]*$",
+    re.I,
+)
+_QUOTE = r"(?:\"[^\"]+\"|\u201c[^\u201d]+\u201d|'[^']+')"
+_QUOTED_LIST = re.compile(rf"^\s*{_QUOTE}(?:\s*(?:,|and|&|,\s*and)\s*{_QUOTE})+[\s.!]*$")
+_PLURAL = re.compile(r"\b(?:tasks|todos|to-dos|items|reminders)\b", re.I)
+_AND_TO = re.compile(r",?\s+and\s+(?:also\s+)?to\s+(?=\w)", re.I)
+
+
+def _several(body: str, *, plural: bool) -> list[str]:
+    """The titles in one create body: several when the user says so ("as separate tasks",
+    "tasks for a, b and c", "'A' and 'B'", "... and to ..."), else one per "also" clause."""
+    separate = _SEPARATE.search(body)
+    if separate:
+        return _counted_parts(body[: separate.start()])
+    if _QUOTED_LIST.match(body):
+        return re.findall(_QUOTE, body)
+    if plural:
+        return _counted_parts(body)
+    return [p for part in _ALSO.split(body) for p in _AND_TO.split(part)]
+
+
 def parse_create(text: str, now: datetime) -> tuple[NewTask, ...] | None:
     """The tasks a create request asks for, or None when the message is not a create."""
     counted = _COUNTED.match(text)
@@ -197,7 +223,7 @@ def parse_create(text: str, now: datetime) -> tuple[NewTask, ...] | None:
             if generic is None:
                 return None
             body = generic.group("rest")
-        parts = _ALSO.split(body)
+        parts = _several(body, plural=bool(match and _PLURAL.search(match.group(0))))
         if match:
             # "an urgent task to ..." : the adjective was inside the prefix, so read it there.
             prefix_priority, _ = find_priority(match.group(0))

@@ -42,7 +42,7 @@ DESTRUCTIVE = frozenset({"complete", "delete", "bulk"})
 
 _POLITE = re.compile(
     r"^(?:(?:hey|hi|ok|okay|so|and|also|now|then|please|pls|plz|kindly|alright|actually|oh|"
-    r"um|hmm|well|right|sorry|oops|wait|yes|yeah|no)\b[,!.]?\s*|"
+    r"um|hmm|well|right|sorry|oops|wait|yes|yeah)\b[,!.]?\s*|(?:no|nope)\s*[,!.]\s*|"
     r"(?:can|could|would|will)\s+you\s+(?:please\s+|pls\s+|kindly\s+|maybe\s+)?|"
     r"would\s+you\s+mind\s+|i(?:'d| would)\s+like\s+(?:you\s+)?to\s+|go\s+ahead\s+and\s+)+",
     re.I,
@@ -146,9 +146,14 @@ def _completes(text: str, now: datetime) -> Reading | None:
     return None
 
 
+_CLAUSE_START = re.compile(r"(?:^|[,;.!]|\b(?:and|then|so|just|now|please))\s*$", re.I)
+
+
 def _deletes(text: str, now: datetime) -> Reading | None:
+    """A delete verb that starts a clause ("scrap it", "ok, delete #3"), never one inside
+    other words ("I've bought the bin bags")."""
     match = _DELETE.search(safety.unquoted(text))
-    if match is None:
+    if match is None or not _CLAUSE_START.search(text[: match.start()]):
         return None
     raw = text[match.start("ref") :] if len(text) == len(safety.unquoted(text)) else match.group("ref")
     target = parse_reference(raw, context=text[: match.start()])

@@ -105,6 +105,16 @@ _VERB = re.compile(
     r"prioriti[sz]e|deprioriti[sz]e|switch|put|give|mark|turn|bring|pull|adjust|modify|edit)\b",
     re.I,
 )
+_LEVELS: dict[str, Priority] = {
+    "urgent": "high", "critical": "high", "important": "high", "high": "high", "top": "high",
+    "pressing": "high", "low": "low", "medium": "medium", "normal": "medium",
+}  # fmt: skip
+_LEVEL_AT_END = re.compile(
+    r"\s+(?:a\s+|an\s+)?(?:(?:top|high|low)\s+)?(?P<w>urgent|critical|important|high|low|top|"
+    r"pressing|medium|normal)(?:\s+(?:priority|prio|one|task))?\s*[.!]*$",
+    re.I,
+)
+_BY_ID = re.compile(r"^(?:task\s*)?#?\d+\b", re.I)
 _STATE = re.compile(
     r"\b(?:is|are|should\s+be)\s+(?:now\s+)?(?:due|high|low|medium|urgent)\b|\bdue\s+date\b",
     re.I,
@@ -160,7 +170,7 @@ def parse_update(text: str, now: datetime) -> tuple[Reference, Changes] | None:
     if special is not None:
         return special
     verb = _VERB.match(text)
-    if verb is None and not _STATE.search(text):
+    if verb is None and not _STATE.search(text) and not _BY_ID.match(text):
         return None
     rest = text[verb.end() :] if verb else text
     due, rest = find_due(rest, now)
@@ -170,6 +180,12 @@ def parse_update(text: str, now: datetime) -> tuple[Reference, Changes] | None:
         priority = "high"
     elif priority is None and (word.startswith("deprioriti") or word == "lower"):
         priority = "low"
+    elif priority is None and verb is not None:
+        # "make that one urgent", "set #3 critical": a bare level word after the target.
+        level = _LEVEL_AT_END.search(rest)
+        if level:
+            priority = _LEVELS[level.group("w").lower()]
+            rest = rest[: level.start()]
     changes = Changes(priority=priority, due_date=due.isoformat() if due else None)
     if changes.empty and verb is None:
         return None
