@@ -37,7 +37,7 @@ _PRIORITY_PATTERNS = [
     ),
     re.compile(
         r"[,;(-]?\s*\b(?P<l>no\s+rush|no\s+hurry|not\s+a\s+priority|low[\s-]key|whenever(?:\s+i\s+can)?|"
-        r"some\s*day|(?:it\s+)?can\s+wait)\b\)?\s*$",
+        r"some\s*day|(?:it\s+)?can\s+wait)\b\)?[\s.!]*$",
         re.I,
     ),
     re.compile(

@@ -48,7 +48,8 @@ _POLITE = re.compile(
     re.I,
 )
 _TAIL = re.compile(r"(?:[\s,]+(?:please|pls|thanks|thank\s+you|thx|instead|for\s+me))+[\s.!?]*$", re.I)
-_COMMANDS = ("create", "remind", "schedule", "delete", "remove", "complete", "rename", "please")
+_COMMANDS = ("create", "remind", "schedule", "delete", "remove", "complete", "rename", "please",
+             "could", "don't", "forget")  # fmt: skip
 _ADD_TYPO = re.compile(r"^(?:ad|adde|addd)\s+(?=(?:a|an|the|new|me|this|these|task)\b)", re.I)
 
 
@@ -58,9 +59,16 @@ def _fix_typos(text: str) -> str:
     words = text.split(" ")
     for i, word in enumerate(words[:2]):
         low = word.lower()
-        if len(low) < 4 or low in _COMMANDS or not low.isalpha():
+        if len(low) < 4 or low in _COMMANDS or not low.replace("'", "").isalpha():
             continue
-        near = [c for c in _COMMANDS if OSA.distance(low, c) == 1 and abs(len(c) - len(low)) <= 1]
+        bare = low.replace("'", "")
+        near = [
+            c
+            for c in _COMMANDS
+            if ("'" in c) == ("'" in low)
+            and OSA.distance(bare, c.replace("'", "")) <= 1
+            and abs(len(c) - len(low)) <= 1
+        ]
         if len(near) == 1:
             words[i] = near[0]
     return " ".join(words)
@@ -69,9 +77,9 @@ def _fix_typos(text: str) -> str:
 def normalise(message: str) -> str:
     """Spaces folded, politeness and fillers off both ends, command typos fixed."""
     text = re.sub(r"\s+", " ", message).strip()
-    text = _fix_typos(text)
-    text = _POLITE.sub("", text).strip()
-    text = _fix_typos(text)
+    for _ in range(2):
+        text = _fix_typos(text)
+        text = _POLITE.sub("", text).strip()
     return _TAIL.sub("", text).strip()
 
 
@@ -155,7 +163,7 @@ def _deletes(text: str, now: datetime) -> Reading | None:
     match = _DELETE.search(safety.unquoted(text))
     if match is None or not _CLAUSE_START.search(text[: match.start()]):
         return None
-    raw = text[match.start("ref") :] if len(text) == len(safety.unquoted(text)) else match.group("ref")
+    raw = text[match.start("ref") :]
     target = parse_reference(raw, context=text[: match.start()])
     return 70, Intent(kind="delete", target=target)
 

@@ -55,8 +55,9 @@ _FIELD_REMOVAL = re.compile(
 
 
 def unquoted(text: str) -> str:
-    """The text with every quoted span blanked out: what the user says, not what they cite."""
-    return _QUOTED.sub(" \u2026 ", text)
+    """The text with every quoted span masked (same length, so offsets still hold): what the
+    user says, not what they cite."""
+    return _QUOTED.sub(lambda m: m.group(0)[0] + "_" * (len(m.group(0)) - 2) + m.group(0)[-1], text)
 
 
 def negated(text: str) -> bool:
