@@ -59,8 +59,8 @@ def _fix_typos(text: str) -> str:
     words = text.split(" ")
     for i, word in enumerate(words[:2]):
         low = word.lower()
-        if len(low) < 4 or low in _COMMANDS or not low.replace("'", "").isalpha():
-            continue
+        if len(low) < 4 or low.startswith(_COMMANDS) or not low.replace("'", "").isalpha():
+            continue  # too short to tell, or the command itself inflected ("completed")
         bare = low.replace("'", "")
         near = [
             c
