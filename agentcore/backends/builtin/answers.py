@@ -193,8 +193,8 @@ def not_acted(kind: str, said: str) -> str:
     if kind == "hypothetical":
         return (
             "Nothing was changed. Deleting a task removes it for good (I ask for your approval "
-            "first); completing one can be undone by reopening it. Say \"delete task N\" or "
-            "\"mark task N done\" when you want it."
+            'first); completing one can be undone by reopening it. Say "delete task N" or '
+            '"mark task N done" when you want it.'
         )
     return (
         f'I didn\'t understand "{quoted}" as a task request, so nothing was changed. '

@@ -28,7 +28,9 @@ _BATCH = re.compile(
     rf"(?:the\s+|my\s+)?{_QUANTIFIER}\b",
     re.I,
 )
-_BLANKET = re.compile(r"^\s*(?:clear|wipe|empty|reset)\s+(?:out\s+)?(?:my|the)\s+(?:task\s+)?list\b", re.I)
+_BLANKET = re.compile(
+    r"^\s*(?:clear|wipe|empty|reset)\s+(?:out\s+)?(?:my|the)\s+(?:task\s+)?list\b", re.I
+)
 _AS_DONE = re.compile(r"\s+(?:as\s+)?(?:done|complete[d]?|finished)\b", re.I)
 
 

@@ -15,11 +15,43 @@ from .references import IRREGULAR, Reference, parse_reference
 from .safety import FIELD
 from .updates import Changes
 
-_LEAD = r"^(?:i'?ve\s+|we'?ve\s+|i\s+|we\s+)?(?:(?:'ve|have|just|already|finally|also|now|today|then)\s+)*"
+_LEAD = (
+    r"^(?:i'?ve\s+|we'?ve\s+|i\s+|we\s+)?"
+    r"(?:(?:'ve|have|just|already|finally|also|now|today|then)\s+)*"
+)
+# Words ending in -ed that do not say a task is done.
 _NOT_PAST = frozenset(
-    "need needed feed seed bed red shed speed bleed breed weed deed indeed planned scheduled "
-    "delayed postponed moved added created wanted used hundred tired bored interested "
-    "supposed based related called-off booked-in".split()
+    [
+        "need",
+        "needed",
+        "feed",
+        "seed",
+        "bed",
+        "red",
+        "shed",
+        "speed",
+        "bleed",
+        "breed",
+        "weed",
+        "deed",
+        "indeed",
+        "planned",
+        "scheduled",
+        "delayed",
+        "postponed",
+        "moved",
+        "added",
+        "created",
+        "wanted",
+        "used",
+        "hundred",
+        "tired",
+        "bored",
+        "interested",
+        "supposed",
+        "based",
+        "related",
+    ]
 )
 _PAST_ALT = r"(?:[a-z]+ed|" + "|".join(sorted(IRREGULAR, key=len, reverse=True)) + ")"
 _PAST_WORD = rf"(?P<verb>{_PAST_ALT})"
@@ -177,8 +209,11 @@ _REOPEN = [
         r"(?:it|that)[\s.!]*$",
         re.I,
     ),
-    re.compile(r"^(?:mark|set)\s+(?P<ref>.+?)\s+(?:as\s+)?(?:not\s+(?:done|finished|complete[d]?)|"
-               r"undone|open|incomplete|to\s+do|unfinished)[\s.!]*$", re.I),
+    re.compile(
+        r"^(?:mark|set)\s+(?P<ref>.+?)\s+(?:as\s+)?(?:not\s+(?:done|finished|complete[d]?)|"
+        r"undone|open|incomplete|to\s+do|unfinished)[\s.!]*$",
+        re.I,
+    ),
     re.compile(r"^(?:re-?open|un-?complete|undo|unfinish)\s+(?P<ref>.+)$", re.I),
 ]
 

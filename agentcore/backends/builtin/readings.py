@@ -47,7 +47,9 @@ _POLITE = re.compile(
     r"would\s+you\s+mind\s+|i(?:'d| would)\s+like\s+(?:you\s+)?to\s+|go\s+ahead\s+and\s+)+",
     re.I,
 )
-_TAIL = re.compile(r"(?:[\s,]+(?:please|pls|thanks|thank\s+you|thx|instead|for\s+me))+[\s.!?]*$", re.I)
+_TAIL = re.compile(
+    r"(?:[\s,]+(?:please|pls|thanks|thank\s+you|thx|instead|for\s+me))+[\s.!?]*$", re.I
+)
 _COMMANDS = ("create", "remind", "schedule", "delete", "remove", "complete", "rename", "please",
              "could", "don't", "forget")  # fmt: skip
 _ADD_TYPO = re.compile(r"^(?:ad|adde|addd)\s+(?=(?:a|an|the|new|me|this|these|task)\b)", re.I)
@@ -147,7 +149,9 @@ def _completes(text: str, now: datetime) -> Reading | None:
     match = _COMPLETE.search(text)
     if match:
         raw = next(g for g in match.groups() if g)
-        return 75, Intent(kind="complete", target=parse_reference(raw, context=_outside(text, match)))
+        return 75, Intent(
+            kind="complete", target=parse_reference(raw, context=_outside(text, match))
+        )
     refs = casual.completion(text)
     if refs:
         return 60, Intent(kind="complete", target=refs[0], more=tuple(refs[1:]))
@@ -220,7 +224,7 @@ def parse_intent(message: str, now: datetime) -> Intent:
     """The best reading of one user message; a safe answer when none fits."""
     text = normalise(message)
     found = readings(text, now)
-    if found and found[0][1].kind != "list" or (found and found[0][0] >= 50):
+    if (found and found[0][1].kind != "list") or (found and found[0][0] >= 50):
         return found[0][1]
     if safety.negated(text) or safety.hypothetical(text):
         # "don't delete anything, just show me X": act on the clauses that are not negated.
@@ -230,8 +234,9 @@ def parse_intent(message: str, now: datetime) -> Intent:
             inner = readings(normalise(rest), now)
             if inner and inner[0][1].kind not in DESTRUCTIVE:
                 return inner[0][1]
-        kind = "hypothetical" if safety.hypothetical(text) else "declined"
-        return Intent(kind=kind, said=text)
+        if safety.hypothetical(text):
+            return Intent(kind="hypothetical", said=text)
+        return Intent(kind="declined", said=text)
     if found:
         return found[0][1]
     return Intent(kind="unknown", said=text)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import re
 
-_QUOTED = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|(?<!\w)'[^']+'(?!\w)|\u2018[^\u2019]*\u2019")
+_QUOTED = re.compile(
+    r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|(?<!\w)'[^']+'(?!\w)|\u2018[^\u2019]*\u2019"
+)
 _DESTRUCTIVE = (
     r"(?:delet\w*|remov\w*|get(?:ting)?\s+rid|drop\w*|trash\w*|eras\w*|scrap\w*|discard\w*|"
     r"cancel\w*|bin|binn\w*|wip\w+|clear\w*|complet\w*|finish\w*|mark\w*|tick\w*|check\w*|"

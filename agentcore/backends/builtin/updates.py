@@ -197,12 +197,15 @@ def parse_update(text: str, now: datetime) -> tuple[Reference, Changes] | None:
 
 
 def apply_changes(
-    changes: Changes, current_tags: list[str], current_due: date | None = None, today: date | None = None
+    changes: Changes, current_tags: list[str], current_due: date | None, today: date
 ) -> dict[str, object]:
-    """update_task arguments for these changes (only the fields that change)."""
+    """update_task arguments for these changes (only the fields that change).
+
+    A relative move shifts the current due date; a task without one moves from today.
+    """
     args: dict[str, object] = {}
     if changes.shift_days:
-        base = current_due or today or date.today()
+        base = current_due or today
         args["due_date"] = (base + timedelta(days=changes.shift_days)).isoformat()
     if changes.title:
         args["title"] = changes.title
