@@ -20,39 +20,12 @@ _LEAD = (
     r"(?:(?:'ve|have|just|already|finally|also|now|today|then)\s+)*"
 )
 # Words ending in -ed that do not say a task is done.
-_NOT_PAST = frozenset(
-    [
-        "need",
-        "needed",
-        "feed",
-        "seed",
-        "bed",
-        "red",
-        "shed",
-        "speed",
-        "bleed",
-        "breed",
-        "weed",
-        "deed",
-        "indeed",
-        "planned",
-        "scheduled",
-        "delayed",
-        "postponed",
-        "moved",
-        "added",
-        "created",
-        "wanted",
-        "used",
-        "hundred",
-        "tired",
-        "bored",
-        "interested",
-        "supposed",
-        "based",
-        "related",
-    ]
-)
+_NOT_PAST = frozenset({
+    "need", "needed", "feed", "seed", "bed", "red", "shed", "speed", "bleed", "breed", "weed",
+    "deed", "indeed", "planned", "scheduled", "delayed", "postponed", "moved", "added",
+    "created", "wanted", "used", "hundred", "tired", "bored", "interested", "supposed", "based",
+    "related",
+})  # fmt: skip
 _PAST_ALT = r"(?:[a-z]+ed|" + "|".join(sorted(IRREGULAR, key=len, reverse=True)) + ")"
 _PAST_WORD = rf"(?P<verb>{_PAST_ALT})"
 _PAST = re.compile(rf"{_LEAD}{_PAST_WORD}\s+(?P<rest>.+)$", re.I)
