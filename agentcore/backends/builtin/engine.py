@@ -171,7 +171,11 @@ def _resolve(
         return Resolution(targets=list(ref.ids))
     shown = focus(history)
     if ref.every:
-        if len(shown) < 2:
+        # "both" means exactly two; "them" / "all of them", however many were shown.
+        wanted = 2 if "both" in ref.phrase.lower() else len(shown)
+        if len(shown) < 2 or len(shown) != wanted:
+            if shown:
+                return Resolution(question=answers.ambiguous(ref.phrase, shown))
             return Resolution(question=answers.which_task())
         return Resolution(targets=list(shown))
     if ref.ordinal is not None:

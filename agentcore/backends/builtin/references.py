@@ -256,16 +256,23 @@ def focus(history: Sequence[Message]) -> list[Task]:
     """The tasks the conversation was last about: what "it" and "the second one" point at.
 
     Only structured tool results count: text the user or a model wrote is never read as an
-    id, and a deleted task drops out of focus.
+    id, and a deleted task drops out of focus. The single-task results of one batch of calls
+    add up ("add milk and bread" then "both are done"); a listing replaces the focus.
+    The history is what the app stores, so this holds after a reload too.
     """
     current: list[Task] = []
+    growing = False
     for message in history:
         if message.role != "tool":
+            growing = False
             continue
         value = load(message.content)
         shown = tasks_in(value)
-        if shown is not None:
+        if shown is not None and is_task(value) and growing:
+            current = [t for t in current if t.get("id") != value["id"]] + [value]
+        elif shown is not None:
             current = shown
+            growing = is_task(value)
         elif isinstance(value, dict) and "deleted" in value:
             current = [t for t in current if t.get("id") != value["deleted"]]
     return current
