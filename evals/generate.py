@@ -18,10 +18,10 @@ import random
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
 from generate_turns import FAMILIES
 from slots import (
     DATES,
-    NOW,
     POLITE,
     POLITE_END,
     PRIORITIES,
@@ -47,6 +47,8 @@ CREATE_FORMS = [
     "could you add a task to {t}",
     "don't let me forget to {t}",
 ]
+
+
 def creates(rng: random.Random) -> Iterator[Case]:
     for n in range(480):
         title, *_ = rng.choice(TASKS)

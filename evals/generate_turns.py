@@ -214,7 +214,9 @@ def batches(rng: random.Random) -> Iterator[Case]:
              "delete everything that's done"]  # fmt: skip
     for n in range(40):
         tasks = rng.sample(TASKS, 4)
-        setup = [{"title": t[0], "status": "done" if i < 2 else "open"} for i, t in enumerate(tasks)]
+        setup = [
+            {"title": t[0], "status": "done" if i < 2 else "open"} for i, t in enumerate(tasks)
+        ]
         expect = {
             "tools": ["delete_task", "delete_task"],
             "forbid_tools": ["complete_task", "create_task"],
@@ -224,7 +226,9 @@ def batches(rng: random.Random) -> Iterator[Case]:
         yield case("batch", n, rng.choice(POLITE) + rng.choice(forms), expect, setup)
     for n in range(30):
         title = rng.choice(TASKS)[0]
-        second = rng.choice(["don't delete it", "no, don't remove that one", "keep it, don't scrap it"])
+        second = rng.choice(
+            ["don't delete it", "no, don't remove that one", "keep it, don't scrap it"]
+        )
         expect = {"tools": ["create_task"], "forbid_tools": DESTROY, "task_count": 1}
         yield case("keep", n, [f"add a task to {lower_first(title)}", second], expect)
 

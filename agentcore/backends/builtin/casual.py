@@ -39,7 +39,8 @@ _TRAIL = re.compile(
 _PASSIVE = re.compile(
     r"^(?P<ref>.+?)\s*(?:'s|:|\s+(?:is|are|was|were|has\s+been|have\s+been|got|get))\s*(?:now\s+|all\s+|finally\s+)?"
     r"(?P<state>done|complete[d]?|finished|sorted(?:\s+out)?|handled|taken\s+care\s+of|"
-    r"out\s+of\s+the\s+way|[a-z]+ed|paid|sent|bought|written|taken|made)\b[\s.!]*$",
+    r"out\s+of\s+the\s+way|[a-z]+ed|paid|sent|bought|written|taken|made)\b"
+    r"(?:\s+(?:now|already|too|as\s+well|at\s+last))?[\s.!]*$",
     re.I,
 )
 _GOT = re.compile(r"^(?:i\s+)?got\s+(?P<ref>.+?)\s+(?P<verb>[a-z]+ed|done|sorted)\s*[.!]*$", re.I)

@@ -81,7 +81,8 @@ _CREATE_PREFIX = re.compile(
     r"^(?:(?:create|add|make|new|set\s+up|open|log|put\s+in|jot\s+down|schedule)\s+(?:me\s+)?"
     r"(?:a|an|one|another|the)?\s*(?:new\s+)?"
     r"(?:(?:high|low|medium|normal|urgent|important)[\s-]*(?:priority\s+|prio\s+)?)?"
-    rf"{_NOUN}\b(?:\s*(?:to|for|about|called|named|titled|that\s+says|saying)\b|\s*[:\-])?"
+    rf"{_NOUN}\b(?!\s*#?\s*\d+\b)"  # "make task 3 due friday" names a task, it makes none
+    r"(?:\s*(?:to|for|about|called|named|titled|that\s+says|saying)\b|\s*[:\-])?"
     r"|(?:new\s+)?(?:task|todo|to-do)\s*:"
     r"|remind\s+me\s+(?:to|about|of)?"
     r"|don'?t\s+(?:let\s+me\s+)?forget\s+(?:to|about)?"
