@@ -17,7 +17,10 @@ from datetime import datetime
 
 from .listing import ListFilter, parse_list_filter
 
-_QUANTIFIER = r"(?:all|every|everything|each|any|both)"
+_QUANTIFIER = (
+    r"(?:(?:all|every|everything|each|any|both)\b|(?:the|my)\s+(?=(?:completed|finished|done|overdue|"
+    r"low[\s-]priority|high[\s-]priority)\s+(?:ones|tasks|items|todos)\b))"
+)
 _DELETE_VERB = (
     r"(?:delete|remove|clear|wipe|erase|drop|get\s+rid\s+of|trash|bin|purge|clean\s+out|"
     r"clean\s+up|scrap|discard)"
@@ -25,7 +28,7 @@ _DELETE_VERB = (
 _COMPLETE_VERB = r"(?:complete|finish|close|tick\s+off|check\s+off|cross\s+off|mark|set)"
 _BATCH = re.compile(
     rf"\b(?P<verb>{_DELETE_VERB}|{_COMPLETE_VERB})\s+(?:out\s+|off\s+|up\s+)?(?:of\s+)?"
-    rf"(?:the\s+|my\s+)?{_QUANTIFIER}\b",
+    rf"(?:the\s+|my\s+)?{_QUANTIFIER}",
     re.I,
 )
 _BLANKET = re.compile(

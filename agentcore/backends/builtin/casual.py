@@ -51,9 +51,19 @@ def _refs(raw: str) -> list[Reference]:
     return [parse_reference(_TRAIL.sub("", p)) for p in parts]
 
 
+_DONE_WITH = re.compile(
+    r"^(?:i'?m\s+|we'?re\s+|i\s+am\s+)?(?:all\s+|finally\s+|totally\s+)?(?:done|finished|through)"
+    r"\s+with\s+(?P<ref>.+?)[\s.!]*$",
+    re.I,
+)
+
+
 def completion(text: str) -> list[Reference] | None:
     """Past tenses and states that say a task is done: "I've paid the gas bill",
     "watered the plants and fed the cat", "flights are booked", "car tax: done"."""
+    done_with = _DONE_WITH.match(text)
+    if done_with:
+        return _refs(done_with.group("ref"))
     got = _GOT.match(text)
     if got and got.group("verb").lower() not in _NOT_PAST:
         return [parse_reference(got.group("ref"))]
@@ -92,6 +102,7 @@ _NO_RUSH = re.compile(
 
 def priority_statement(text: str) -> tuple[Reference, Priority] | None:
     """ "the garage can wait", "reply to sam is critical", "no rush on the shed"."""
+    text = re.sub(r"\b(it|that|this|one|task)'s\b", r"\1 is", text, flags=re.I)
     rush = _NO_RUSH.match(text)
     if rush:
         return parse_reference(rush.group("ref")), "low"

@@ -54,7 +54,7 @@ _PRIORITY_PATTERNS = [
     re.compile(r"\bpriority\s*(?:of\s+|to\s+|:|=)?\s*(?P<w>high|low|medium|normal)\b", re.I),
     # "urgent task", "it's urgent", "urgent:" — but not "reply to the urgent email"
     re.compile(
-        r"(?:^|\b(?:it'?s|it\s+is|this\s+is|very|mark(?:ed)?\s+(?:it\s+)?as|make\s+it)\s+|,\s*)"
+        r"(?:^|\b(?:it'?s|it\s+is|this\s+is|very|mark(?:ed)?\s+(?:it\s+)?as|make\s+it)\s+|[,!;]\s*)"
         r"(?P<w>urgent|important|critical)\b(?:\s*[:!])?",
         re.I,
     ),

@@ -77,23 +77,30 @@ _POLITE = re.compile(
     re.I,
 )
 _NOUN = r"(?:tasks?|todos?|to-dos?|items?|reminders?)"
+# "I should ...", "we need to ...", "gotta ...": an obligation is a task to note down.
+_OBLIGED = (
+    r"(?:(?:i|we)\s+(?:really\s+|still\s+|also\s+)?)?"
+    r"(?:need\s+to|have\s+to|has\s+to|must|should|ought\s+to|gotta|got\s+to|'d\s+better|"
+    r"had\s+better|better)"
+)
 _CREATE_PREFIX = re.compile(
     r"^(?:(?:create|add|make|new|set\s+up|open|log|put\s+in|jot\s+down|schedule)\s+(?:me\s+)?"
     r"(?:a|an|one|another|the)?\s*(?:new\s+)?"
     r"(?:(?:high|low|medium|normal|urgent|important)[\s-]*(?:priority\s+|prio\s+)?)?"
     rf"{_NOUN}\b(?!\s*#?\s*\d+\b)"  # "make task 3 due friday" names a task, it makes none
     r"(?:\s*(?:to|for|about|called|named|titled|that\s+says|saying)\b|\s*[:\-])?"
-    r"|(?:new\s+)?(?:task|todo|to-do)\s*:"
-    r"|remind\s+me\s+(?:to|about|of)?"
+    r"|(?:new\s+)?(?:task|todo|to-do|reminder|note\s+to\s+self)\s*[:\-]"
+    r"|(?:urgent|important|critical|(?:high|low|top)[\s-]*(?:priority|prio))\s*[:\-]"
+    r"|(?:help\s+me\s+)?(?:remind\s+me\s+(?:to|about|of)?|remember\s+to)"
     r"|don'?t\s+(?:let\s+me\s+)?forget\s+(?:to|about)?"
-    r"|i\s+(?:need|have|must|should|gotta|got)\s+to(?!\s+(?:see|know|check|view|look|find)\b)"
-    r"|i\s+must(?!\s+(?:see|know|check)\b)"
+    rf"|{_OBLIGED}(?!\s+(?:see|know|check|view|look|find|delete|remove|cancel|i|we|you|it)\b)"
     r")\s*",
     re.I,
 )
 _COUNTED = re.compile(
     r"^(?:add|create|make)\s+(?:these\s+)?(?:two|three|four|five|\d+|some|a\s+few|multiple)\s+"
-    rf"(?:new\s+)?{_NOUN}\s*[:\-]?\s*",
+    rf"(?:new\s+)?{_NOUN}\s*[:\-]?\s*"
+    rf"|^(?:add|create)\s+(?:these|the\s+following)(?:\s+{_NOUN})?\s*:\s*",
     re.I,
 )
 _GENERIC_ADD = re.compile(

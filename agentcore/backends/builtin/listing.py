@@ -56,6 +56,13 @@ class ListFilter:
     looks_like_listing: bool = True
     """False for text with no listing words, which then gets the help text instead."""
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether the words name a kind of task (a status, priority, tag or date)."""
+        return bool(
+            self.status != "open" or self.priority or self.tag or self.due_before or self.due_after
+        )
+
     def arguments(self) -> dict[str, Any]:
         """list_tasks arguments: the status always, other filters only when set."""
         args: dict[str, Any] = {"status": self.status}

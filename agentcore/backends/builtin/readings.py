@@ -181,10 +181,20 @@ def _batches(text: str, now: datetime) -> Reading | None:
     return 80, Intent(kind="bulk", action=batch.action, filters=batch.filters)
 
 
+_SHOW_ONE = re.compile(
+    r"^(?:show|open|find|get|pull\s+up|display|view|look\s+up)\s+(?:me\s+)?(?:the|my)\s+"
+    r"(?P<ref>.+?)\s+(?:task|todo|to-do|item|reminder)\s*[?.!]*$",
+    re.I,
+)
+
+
 def _questions(text: str, now: datetime) -> Reading | None:
     asked = casual.task_question(text)
     if asked is not None and not asked.empty:
         return 72, Intent(kind="get", target=asked)
+    one = _SHOW_ONE.match(text)
+    if one and not parse_list_filter(one.group("ref"), now).narrowed:
+        return 72, Intent(kind="get", target=parse_reference(one.group("ref")))
     if _GET.search(text):
         target = parse_reference(text)
         if not target.ids:
