@@ -46,7 +46,13 @@ _PASSIVE = re.compile(
 _GOT = re.compile(r"^(?:i\s+)?got\s+(?P<ref>.+?)\s+(?P<verb>[a-z]+ed|done|sorted)\s*[.!]*$", re.I)
 
 
+_EVERYTHING = re.compile(r"^(?:everything|all|all\s+of\s+it|it\s+all|the\s+lot)$", re.I)
+
+
 def _refs(raw: str) -> list[Reference]:
+    """The references in "the plants and the cat"; "everything" is a batch, not a name."""
+    if _EVERYTHING.match(raw.strip()):
+        return []
     parts = [p for p in re.split(r"\s*(?:,|\band\b|&)\s*", raw) if p.strip()]
     return [parse_reference(_TRAIL.sub("", p)) for p in parts]
 

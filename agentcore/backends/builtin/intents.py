@@ -79,9 +79,15 @@ _POLITE = re.compile(
 _NOUN = r"(?:tasks?|todos?|to-dos?|items?|reminders?)"
 # "I should ...", "we need to ...", "gotta ...": an obligation is a task to note down.
 _OBLIGED = (
-    r"(?:(?:i|we)\s+(?:really\s+|still\s+|also\s+)?)?"
+    r"(?:(?:i|we)\s*(?=')|(?:i|we)\s+(?:really\s+|still\s+|also\s+)?)?"
     r"(?:need\s+to|have\s+to|has\s+to|must|should|ought\s+to|gotta|got\s+to|'d\s+better|"
-    r"had\s+better|better)"
+    r"had\s+better|better|will|'ll|want\s+to|wanna|plan\s+to|intend\s+to|am\s+going\s+to|"
+    r"'m\s+going\s+to|'m\s+gonna|am\s+gonna)"
+)
+# "I want to see ...", "I need to move X": about the list, not a new task.
+_NOT_A_TASK = (
+    r"see|know|check|view|look|find|delete|remove|cancel|change|move|rename|update|edit|"
+    r"reschedule|postpone|reopen|i|we|you|it|be"
 )
 _CREATE_PREFIX = re.compile(
     r"^(?:(?:create|add|make|new|set\s+up|open|log|put\s+in|jot\s+down|schedule)\s+(?:me\s+)?"
@@ -93,7 +99,7 @@ _CREATE_PREFIX = re.compile(
     r"|(?:urgent|important|critical|(?:high|low|top)[\s-]*(?:priority|prio))\s*[:\-]"
     r"|(?:help\s+me\s+)?(?:remind\s+me\s+(?:to|about|of)?|remember\s+to)"
     r"|don'?t\s+(?:let\s+me\s+)?forget\s+(?:to|about)?"
-    rf"|{_OBLIGED}(?!\s+(?:see|know|check|view|look|find|delete|remove|cancel|i|we|you|it)\b)"
+    rf"|{_OBLIGED}(?!\s+(?:{_NOT_A_TASK})\b)"
     r")\s*",
     re.I,
 )

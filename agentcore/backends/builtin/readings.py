@@ -158,7 +158,11 @@ def _completes(text: str, now: datetime) -> Reading | None:
     return None
 
 
-_CLAUSE_START = re.compile(r"(?:^|[,;.!]|\b(?:and|then|so|just|now|please))\s*$", re.I)
+_CLAUSE_START = re.compile(
+    r"(?:^|[,;.!]|\b(?:and|then|so|just|now|please|let'?s|i\s+(?:need|want|have)\s+to|"
+    r"i'?d\s+like\s+to|i\s+would\s+like\s+to))\s*$",
+    re.I,
+)
 
 
 def _deletes(text: str, now: datetime) -> Reading | None:

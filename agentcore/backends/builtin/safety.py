@@ -39,7 +39,8 @@ _HYPOTHETICAL = re.compile(
     r"\bwhat\s+(?:would|will|happens|if)\b|\bif\s+i\b|\b(?:should|could|can|shall|would|may|"
     r"might|must)\s+i\b|\bwould\s+(?:it|that|deleting|removing|completing)\b|"
     r"\b(?:deleting|removing|completing)\b.*\?|\bis\s+it\s+(?:safe|ok|okay)\b|\bwhether\b|"
-    r"\bhow\s+(?:do|can|would)\s+i\b|\bwhat\s+happens\b",
+    r"\bhow\s+(?:do|can|would)\s+i\b|\bwhat\s+happens\b|\b(?:was|were)\s+going\s+to\b|"
+    r"\b(?:might|maybe|perhaps|possibly|wonder(?:ing)?|considering|thinking\s+(?:about|of))\b",
     re.I,
 )
 FIELD = (
