@@ -109,6 +109,8 @@ _NO_RUSH = re.compile(
 def priority_statement(text: str) -> tuple[Reference, Priority] | None:
     """ "the garage can wait", "reply to sam is critical", "no rush on the shed"."""
     text = re.sub(r"\b(it|that|this|one|task)'s\b", r"\1 is", text, flags=re.I)
+    if re.search(r"\S\s*[,;:\-\u2013]\s*(?:it|this|that)\s+is\b", text, re.I):
+        return None  # "buy a card, it's urgent": the priority of something said before it
     rush = _NO_RUSH.match(text)
     if rush:
         return parse_reference(rush.group("ref")), "low"

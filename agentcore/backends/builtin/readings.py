@@ -25,10 +25,13 @@ from .dates import find_dates
 from .intents import (
     _ASKING,
     _COMPLETE,
+    _COUNTED,
+    _CREATE_PREFIX,
     _DELETE,
     _GET,
     _GREETING,
     _HELP,
+    _OBLIGED,
     _THANKS,
     Intent,
     parse_create,
@@ -89,11 +92,22 @@ def _outside(text: str, match: re.Match[str]) -> str:
     return text[: match.start()] + " " + text[match.end() :]
 
 
+_OBLIGATION = re.compile(rf"^{_OBLIGED}\b", re.I)
+
+
 def _creates(text: str, now: datetime) -> Reading | None:
+    """ "add a task: ..." outweighs every other reading (its rest is the title, whatever it
+    says); "I need to ..." is weaker, since "I still need to X, undo that" is a reopen."""
     tasks = parse_create(text, now)
     if tasks is None:
         return None
-    return 85, Intent(kind="create", creates=tasks) if tasks else Intent(kind="untitled")
+    if _OBLIGATION.match(text):
+        weight = 58
+    elif _CREATE_PREFIX.match(text) or _COUNTED.match(text):
+        weight = 95
+    else:
+        weight = 70  # "add X to my list", "put X on the list": but "put X back" is a reopen
+    return weight, Intent(kind="create", creates=tasks) if tasks else Intent(kind="untitled")
 
 
 _BARE_START = re.compile(
