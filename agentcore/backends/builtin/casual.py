@@ -153,9 +153,9 @@ _CLEAR_TAGS = re.compile(
     re.I,
 )
 _DROP_TAG = re.compile(
-    r"^(?:remove|delete|drop|take|strip|untag)\s+(?:the\s+)?(?:#?(?P<tag>[\w-]+)\s+(?:tag|label)"
-    r"|(?:tag|label)\s+#?(?P<tag2>[\w-]+)|#?(?P<tag3>[\w-]+))\s+(?:from|off|on)\s+(?P<ref>.+?)"
-    r"(?:\s+off)?$",
+    r"^(?:(?:remove|delete|drop|take|strip)\s+(?:the\s+)?(?:#?(?P<tag>[\w-]+)\s+(?:tag|label)"
+    r"|(?:tag|label)\s+#?(?P<tag2>[\w-]+)|#(?P<tag3>[\w-]+))|untag\s+#?(?P<tag4>[\w-]+))"
+    r"\s+(?:from|off|on)\s+(?P<ref>.+?)(?:\s+off)?$",
     re.I,
 )
 _CLEAR_DUE = re.compile(
@@ -174,7 +174,7 @@ def field_clear(text: str) -> tuple[Reference, Changes] | None:
         return parse_reference(match.group("ref")), Changes(clear_tags=True, is_special=True)
     match = _DROP_TAG.match(text)
     if match:
-        tag = (match.group("tag") or match.group("tag2") or match.group("tag3")).lower()
+        tag = next(g for g in match.group("tag", "tag2", "tag3", "tag4") if g).lower()
         ref = parse_reference(match.group("ref"))
         return ref, Changes(remove_tags=(tag,), is_special=True)
     match = _CLEAR_DUE.match(text)

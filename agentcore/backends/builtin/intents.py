@@ -168,7 +168,8 @@ _COMPLETE = re.compile(
     re.I,
 )
 _DELETE = re.compile(
-    r"\b(?:delete|remove|get\s+rid\s+of|drop|trash|erase|scrap|discard|cancel|bin)\s+(?P<ref>.+)",
+    r"\b(?:delete|remove|get\s+rid\s+of|drop|trash|erase|scrap|discard|cancel|bin|"
+    r"take(?=\s+.+?\s+off\s+(?:my|the)\s+(?:task\s+|todo\s+|to-do\s+)?list))\s+(?P<ref>.+)",
     re.I,
 )
 

@@ -45,7 +45,8 @@ DESTRUCTIVE = frozenset({"complete", "delete", "bulk"})
 
 _POLITE = re.compile(
     r"^(?:(?:hey|hi|ok|okay|so|and|also|now|then|please|pls|plz|kindly|alright|actually|oh|"
-    r"um|hmm|well|right|sorry|oops|wait|yes|yeah)\b[,!.]?\s*|(?:no|nope)\s*[,!.]\s*|"
+    r"um|hmm|well|right|sorry|oops|wait|yes|yeah|never\s+mind|nevermind|scratch\s+that)\b[,!.]?\s*|"
+    r"(?:no|nope)\s*[,!.]\s*|"
     r"(?:can|could|would|will)\s+you\s+(?:please\s+|pls\s+|kindly\s+|maybe\s+)?|"
     r"would\s+you\s+mind\s+|i(?:'d| would)\s+like\s+(?:you\s+)?to\s+|go\s+ahead\s+and\s+)+",
     re.I,
@@ -112,7 +113,7 @@ def _creates(text: str, now: datetime) -> Reading | None:
 
 _BARE_START = re.compile(
     r"^(?:what|which|who|why|how|when|where|is|are|do|does|did|can|could|should|would|will|"
-    r"show|list|find|move|push|make|set|mark|delete|remove|the|my|it|that|this|#|\d)\b",
+    r"show|list|find|move|push|make|set(?!\s+up)|mark|delete|remove|the|my|it|that|this|#|\d)\b",
     re.I,
 )
 
@@ -240,10 +241,20 @@ RECOGNISERS: list[Callable[[str, datetime], Reading | None]] = [
 _CLAUSES = re.compile(r"\s*(?:[,;.]|\bjust\b|\bbut\b|\binstead\b|\bonly\b)\s*", re.I)
 
 
+_QUESTION = re.compile(
+    r"^(?:how|what|what'?s|which|when|when'?s|where|who|why|whose)\b"
+    r"|^(?:is|are|did|do|does|have|has|was|were)\b.*\?\s*$",
+    re.I,
+)
+
+
 def readings(text: str, now: datetime) -> list[Reading]:
-    """Every reading of the message, heaviest first, destructive ones only when allowed."""
+    """Every reading of the message, heaviest first, destructive ones only when allowed.
+
+    A question ("how many tasks are done?") is never read as a request to destroy.
+    """
     found = [r for r in (recognise(text, now) for recognise in RECOGNISERS) if r is not None]
-    if not safety.may_destroy(text):
+    if not safety.may_destroy(text) or _QUESTION.match(text):
         found = [r for r in found if r[1].kind not in DESTRUCTIVE]
     return sorted(found, key=lambda r: -r[0])
 

@@ -40,7 +40,7 @@ _EVERY = re.compile(
 _ID_HINT = re.compile(r"#\s*\d+|\b(?:tasks?|ids?|numbers?|no\.?)\s*#?\s*\d+|^\s*\d+(?:\s|$)", re.I)
 _NUMBER = re.compile(r"#?\b(\d+)\b")
 _FILLER = re.compile(
-    r"\b(?:as|from|off|on|in)\s+(?:my|the)\s+(?:task\s+|todo\s+|to-do\s+)?(?:list|tasks)\b|"
+    r"\b(?:as|from|off|on|in)\s+(?:of\s+)?(?:my|the)\s+(?:task\s+|todo\s+|to-do\s+)?(?:list|tasks)\b|"
     r"\b(?:please|pls|for\s+me|now|already|as\s+done|as\s+complete[d]?)\b|[\"'\u201c\u201d\u2018\u2019.,!?;:]",
     re.I,
 )

@@ -29,7 +29,7 @@ _DESTRUCTIVE = (
     r"cross\w*|close\w*|done|did|do)"
 )
 _NEGATION = re.compile(
-    r"\b(?:don'?t|do\s+not|does\s+not|doesn'?t|never|not|no|haven'?t|have\s+not|hasn'?t|"
+    r"\b(?:don'?t|do\s+not|does\s+not|doesn'?t|never(?!\s+mind)|not|no|haven'?t|have\s+not|hasn'?t|"
     r"didn'?t|did\s+not|won'?t|will\s+not|shouldn'?t|mustn'?t|cannot|can'?t|nothing|"
     r"without|stop|avoid|instead\s+of|rather\s+than)\b"
     rf"(?:\s+\w+[,']?){{0,3}}?\s+{_DESTRUCTIVE}\b",

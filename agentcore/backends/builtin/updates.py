@@ -101,7 +101,7 @@ _DESCRIBE = [
     ),
 ]
 _VERB = re.compile(
-    r"^(?:make|set|change|move|push|reschedule|postpone|delay|shift|bump|raise|lower|update|"
+    r"^(?:make|set(?!\s+up\b)|change|move|push|reschedule|postpone|delay|shift|bump|raise|lower|update|"
     r"prioriti[sz]e|deprioriti[sz]e|switch|put|give|mark|turn|bring|pull|adjust|modify|edit)\b",
     re.I,
 )
