@@ -39,6 +39,7 @@ _LISTING_WORDS = re.compile(
     r"remaining|priority|tagged|upcoming|outstanding|show|what)\b|\?\s*$",
     re.I,
 )
+_PRESSING = re.compile(r"\b(?:urgent|important|critical|pressing|top\s+priority)\b", re.I)
 _SPAN = re.compile(r"\b(?:this|next)\s+(?:week|month)\b", re.I)
 _BOUND = re.compile(r"\b(?P<kind>by|before|until|till|after|since|from)\s+$", re.I)
 
@@ -124,6 +125,8 @@ def parse_list_filter(text: str, now: datetime) -> ListFilter:
     if priority is None:
         level = re.search(r"\b(high|low|medium)(?:est)?\b", text, re.I)
         priority = level.group(1).lower() if level else None  # type: ignore[assignment]
+    if priority is None and _PRESSING.search(text):
+        priority = "high"
     tag_match = _TAG.search(text)
     tag = (tag_match.group("a") or tag_match.group("b")).lower() if tag_match else None
     query_match = _QUERY.search(text)

@@ -160,16 +160,25 @@ def _updates(text: str, now: datetime) -> Reading | None:
     return None
 
 
+_SEVERAL = re.compile(r"\s*(?:,\s*(?:and\s+)?|\s+and\s+)(?=(?:the|my|our|task)\b|#|\d)", re.I)
+
+
 def _completes(text: str, now: datetime) -> Reading | None:
+    refs = casual.completion(text)
+    if refs and len(refs) > 1:  # "finished the report and bought milk"
+        return 75, Intent(kind="complete", target=refs[0], more=tuple(refs[1:]))
     match = _COMPLETE.search(text)
     if match:
         raw = next(g for g in match.groups() if g)
-        return 75, Intent(
-            kind="complete", target=parse_reference(raw, context=_outside(text, match))
-        )
-    refs = casual.completion(text)
+        # "the groceries and the landlord email": split only where a new name starts, so
+        # that "call mom and dad" stays one title.
+        parts = [parse_reference(p) for p in _SEVERAL.split(raw) if p.strip()]
+        if len(parts) > 1 and all(not p.empty for p in parts):
+            return 75, Intent(kind="complete", target=parts[0], more=tuple(parts[1:]))
+        target = parse_reference(raw, context=_outside(text, match))
+        return 75, Intent(kind="complete", target=target)
     if refs:
-        return 60, Intent(kind="complete", target=refs[0], more=tuple(refs[1:]))
+        return 60, Intent(kind="complete", target=refs[0])
     return None
 
 

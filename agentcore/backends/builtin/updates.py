@@ -116,7 +116,9 @@ _LEVEL_AT_END = re.compile(
 )
 _BY_ID = re.compile(r"^(?:task\s*)?#?\d+\b", re.I)
 _STATE = re.compile(
-    r"\b(?:is|are|should\s+be)\s+(?:now\s+)?(?:due|high|low|medium|urgent)\b|\bdue\s+date\b",
+    r"\b(?:is|are|should\s+be)\s+(?:now\s+)?(?:due|high|low|medium|urgent)\b|\bdue\s+date\b|"
+    r"\b(?:is|are|was|were|has\s+been|have\s+been)\s+(?:now\s+)?(?:moved|pushed|rescheduled|"
+    r"postponed|delayed|shifted|brought\s+forward)\b",
     re.I,
 )
 _REF_NOISE = re.compile(
@@ -127,6 +129,7 @@ _REF_NOISE = re.compile(
 )
 _REF_EDGE = re.compile(
     r"(?:^|\s+)(?:to|as|until|till|for|back|up|down|out|due|is|are|now|be|should|should\s+be|"
+    r"(?:is|are|was|has\s+been)\s+(?:moved|pushed|rescheduled|postponed|delayed|shifted)|"
     r"it\s+to|and|with|so\s+it'?s|the\s+same)$",
     re.I,
 )
