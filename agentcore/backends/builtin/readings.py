@@ -173,7 +173,8 @@ def _completes(text: str, now: datetime) -> Reading | None:
         # "the groceries and the landlord email": split only where a new name starts, so
         # that "call mom and dad" stays one title.
         parts = [parse_reference(p) for p in _SEVERAL.split(raw) if p.strip()]
-        if len(parts) > 1 and all(not p.empty for p in parts):
+        several = len(parts) > 1 and not parse_reference(raw).ids
+        if several and all(not p.empty for p in parts):
             return 75, Intent(kind="complete", target=parts[0], more=tuple(parts[1:]))
         target = parse_reference(raw, context=_outside(text, match))
         return 75, Intent(kind="complete", target=target)
