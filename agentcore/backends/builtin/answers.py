@@ -196,6 +196,16 @@ def not_acted(kind: str, said: str) -> str:
             'first); completing one can be undone by reopening it. Say "delete task N" or '
             '"mark task N done" when you want it.'
         )
+    if said.rstrip().endswith("?"):
+        return (
+            f'I can only answer questions about your tasks, and "{quoted}" is not one I know. '
+            'Try "what\'s due this week?", "how many tasks do I have?" or "when is X due?".'
+        )
+    if 0 < len(said.split()) <= 6:
+        return (
+            f'I didn\'t read "{quoted}" as a request, so nothing was changed. If it is '
+            f'something to do, say "add {quoted}" (and a date, e.g. "by Friday", if it has one).'
+        )
     return (
         f'I didn\'t understand "{quoted}" as a task request, so nothing was changed. '
         'Try "add a task to ... by Friday", "what\'s due this week?", "mark task 3 done" '

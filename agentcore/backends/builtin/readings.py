@@ -217,6 +217,15 @@ _SHOW_ONE = re.compile(
 )
 
 
+_TASKY = re.compile(
+    r"\b(?:tasks?|list|lists|todos?|to-dos?|due|overdue|agenda|plate|left|pending|open|schedule|"
+    r"remaining|priority|tagged|upcoming|outstanding|done|finish\w*|complet\w*|urgent|important|"
+    r"anything|everything|stuff|things|have|got|next|reminders?|deadlines?|items?|all|show|"
+    r"display|view|see)\b",
+    re.I,
+)
+
+
 def _questions(text: str, now: datetime) -> Reading | None:
     asked = casual.task_question(text)
     if asked is not None and not asked.empty:
@@ -231,6 +240,8 @@ def _questions(text: str, now: datetime) -> Reading | None:
         if not target.empty:
             return 72, Intent(kind="get", target=target)
     filters = parse_list_filter(text, now)
+    if not (_TASKY.search(text) or filters.narrowed or filters.query):
+        return None  # "what's the weather like?" is not about the list
     if _ASKING.match(text) or (text.endswith("?") and filters.looks_like_listing):
         return 50, Intent(kind="list", filters=filters)
     if filters.looks_like_listing:
