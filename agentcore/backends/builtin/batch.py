@@ -18,7 +18,7 @@ from datetime import datetime
 from .listing import ListFilter, parse_list_filter
 
 _QUANTIFIER = (
-    r"(?:(?:all|every|everything|each|any|both)\b|(?:the|my)\s+(?=(?:completed|finished|done|overdue|"
+    r"(?:(?:all|every|everything|each|any)\b|(?:the|my)\s+(?=(?:completed|finished|done|overdue|"
     r"low[\s-]priority|high[\s-]priority)\s+(?:ones|tasks|items|todos)\b))"
 )
 _DELETE_VERB = (
