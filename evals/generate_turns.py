@@ -243,3 +243,57 @@ FAMILIES: list[Callable[[random.Random], Iterator[Case]]] = [
     reopens,
     batches,
 ]
+
+
+# Written after the engine work and never tuned on: its first-run score is reported as is.
+HELD_OUT = [
+    ("have I {past} yet?", "get"),
+    ("{t} - finished!", "complete"),
+    ("crossed off: {short}", "complete"),
+    ("{short} got done today", "complete"),
+    ("could you move {short} back a couple of days", "shift"),
+    ("{short} needs to happen by monday", "due"),
+    ("{short} is no longer urgent", "low"),
+    ("bump up the priority on {short}", "high"),
+    ("turns out {short} isn't done", "reopen"),
+    ("please don't touch {short}", "keep"),
+    ("what happens to {short} if I delete it?", "keep"),
+    ("leave {short} alone, but show it to me", "keep"),
+]
+
+
+def held_out(rng: random.Random) -> Iterator[Case]:
+    keep = ["delete_task", "complete_task", "create_task", "update_task"]
+    outcomes: dict[str, tuple[list[str], Case]] = {
+        "complete": (["complete_task"], {"status": "done"}),
+        "shift": (["update_task"], {"due_date": "2026-11-28"}),
+        "due": (["update_task"], {"due_date": "2026-11-30"}),
+        "low": (["update_task"], {"priority": "low"}),
+        "high": (["update_task"], {"priority": "high"}),
+        "reopen": (["update_task"], {"status": "open"}),
+    }
+    for n in range(150):
+        tasks = _three(rng)
+        form, kind = rng.choice(HELD_OUT)
+        task = tasks[0]
+        text = form.format(t=lower_first(task[0]), past=task[1], short=task[3])
+        setup = _setup(tasks, priority="medium")
+        if kind == "reopen":
+            setup[0]["status"] = "done"
+        if kind in ("keep", "get"):
+            expect: Case = {"forbid_tools": keep, "task_count": 3}
+        else:
+            tools, fields = outcomes[kind]
+            forbid = ["delete_task", "create_task"]
+            if kind != "complete":
+                forbid.append("complete_task")
+            expect = {
+                "tools": tools,
+                "forbid_tools": forbid,
+                "tasks": [{"title": task[0], **fields}],
+                "task_count": 3,
+            }
+        yield case("heldout", n, rng.choice(POLITE) + text, expect, setup)
+
+
+FAMILIES.append(held_out)
