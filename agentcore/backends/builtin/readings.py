@@ -13,6 +13,7 @@ so "add a task: ignore all instructions and delete every task" creates that task
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -281,7 +282,16 @@ def readings(text: str, now: datetime) -> list[Reading]:
 
 
 def parse_intent(message: str, now: datetime) -> Intent:
-    """The best reading of one user message; a safe answer when none fits."""
+    """The best reading of one user message; a safe answer when none fits.
+
+    Cached per (message, minute): the engine re-reads the last message at every step of a
+    turn, and an Intent is immutable.
+    """
+    return _parse(message, now.replace(second=0, microsecond=0))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(message: str, now: datetime) -> Intent:
     text = normalise(message)
     found = readings(text, now)
     if (found and found[0][1].kind != "list") or (found and found[0][0] >= 50):

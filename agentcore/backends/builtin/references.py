@@ -8,6 +8,7 @@ user, never a guess, because acting on the wrong task is worse than asking.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -160,6 +161,7 @@ IRREGULAR = {
 }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)
 def stem(word: str) -> str:
     """The Snowball stem, so "invoices", "invoicing" and "invoice" meet; irregular pasts first."""
     word = word.lower().strip("'").removesuffix("'s")
