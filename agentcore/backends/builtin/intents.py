@@ -72,14 +72,9 @@ class Intent:
     """What was understood, for a short reply when nothing can be done."""
 
 
-_POLITE = re.compile(
-    r"^(?:(?:hey|hi|ok|okay|so|and|also|now|then|please|pls|kindly|alright)\b[,!.]?\s*|"
-    r"(?:can|could|would|will)\s+you\s+(?:please\s+)?|i(?:'d| would)\s+like\s+(?:you\s+)?to\s+)+",
-    re.I,
-)
 _NOUN = r"(?:tasks?|todos?|to-dos?|items?|reminders?)"
 # "I should ...", "we need to ...", "gotta ...": an obligation is a task to note down.
-_OBLIGED = (
+OBLIGED = (
     r"(?:(?:i|we)\s*(?=')|(?:i|we)\s+(?:really\s+|still\s+|also\s+)?)?"
     r"(?:need\s+to|have\s+to|has\s+to|must|should|ought\s+to|gotta|got\s+to|'d\s+better|"
     r"had\s+better|better|will|'ll|want\s+to|wanna|plan\s+to|intend\s+to|am\s+going\s+to|"
@@ -90,7 +85,7 @@ _NOT_A_TASK = (
     r"see|know|check|view|look|find|delete|remove|cancel|change|move|rename|update|edit|"
     r"reschedule|postpone|reopen|i|we|you|it|be"
 )
-_CREATE_PREFIX = re.compile(
+CREATE_PREFIX = re.compile(
     r"^(?:(?:create|add|make|new|set\s+up|open|log|put\s+in|jot\s+down|schedule)\s+(?:me\s+)?"
     r"(?:a|an|one|another|the)?\s*(?:new\s+)?"
     r"(?:(?:high|low|medium|normal|urgent|important)[\s-]*(?:priority\s+|prio\s+)?)?"
@@ -100,11 +95,11 @@ _CREATE_PREFIX = re.compile(
     r"|(?:urgent|important|critical|(?:high|low|top)[\s-]*(?:priority|prio))\s*[:\-]"
     r"|(?:help\s+me\s+)?(?:remind\s+me\s+(?:to|about|of)?|remember\s+to)"
     r"|don'?t\s+(?:let\s+me\s+)?forget\s+(?:to|about)?"
-    rf"|{_OBLIGED}(?!\s+(?:{_NOT_A_TASK})\b)"
+    rf"|{OBLIGED}(?!\s+(?:{_NOT_A_TASK})\b)"
     r")\s*",
     re.I,
 )
-_COUNTED = re.compile(
+COUNTED = re.compile(
     r"^(?:add|create|make)\s+(?:these\s+)?(?:two|three|four|five|\d+|some|a\s+few|multiple)\s+"
     rf"(?:new\s+)?{_NOUN}\s*[:\-]?\s*"
     rf"|^(?:add|create)\s+(?:these|the\s+following)(?:\s+{_NOUN})?\s*:\s*",
@@ -122,42 +117,32 @@ _ALSO = re.compile(
     re.I,
 )
 
-_GREETING = re.compile(
+GREETING = re.compile(
     r"^(?:hi|hello|hey|hiya|howdy|yo|good\s+(?:morning|afternoon|evening)|greetings)"
     r"(?:\s+there)?[\s!.,]*(?:how\s+are\s+you\??)?[\s!.]*$",
     re.I,
 )
-_THANKS = re.compile(
+THANKS = re.compile(
     r"^(?:thanks?|thank\s+you|thx|ty|cheers|great|perfect|awesome|nice|cool|ok|okay|got\s+it)"
     r"(?:\s+(?:a\s+lot|so\s+much|very\s+much|again))?[\s!.]*$",
     re.I,
 )
-_HELP = re.compile(
+HELP = re.compile(
     r"\b(?:help|what\s+can\s+you\s+do|how\s+does\s+this\s+work|who\s+are\s+you|"
     r"what\s+are\s+you|how\s+do\s+i\s+use)\b",
     re.I,
 )
-_BULK = re.compile(
-    r"\b(?:delete|remove|clear|wipe|erase|drop|complete|finish|mark)\s+(?:out\s+)?"
-    r"(?:all|every|everything|each)\b|\bclear\s+(?:out\s+)?(?:my|the)\s+(?:task\s+)?list\b",
-    re.I,
-)
-_ASKING = re.compile(
+ASKING = re.compile(
     r"^(?:show|list|what|what's|whats|which|any|anything|do\s+i\s+have|find|search|display|"
     r"view|how\s+many|give\s+me|tell\s+me|see)\b",
     re.I,
 )
-_GET = re.compile(
+GET = re.compile(
     r"\b(?:details?|more\s+about|tell\s+me\s+about|status\s+of|look\s+up|describe)\b"
     r"|^(?:show|open|get|view)\s+(?:me\s+)?(?:task\s*#?\d+|#\d+)\s*[?.!]*$",
     re.I,
 )
-_REOPEN = re.compile(
-    r"^(?:re-?open|un-?complete|undo)\s+(?P<ref>.+)$"
-    r"|^(?:mark|set)\s+(?P<ref2>.+?)\s+(?:as\s+)?(?:not\s+done|undone|open|incomplete|to\s+do)$",
-    re.I,
-)
-_COMPLETE = re.compile(
+COMPLETE = re.compile(
     r"\b(?:mark|set|flag)\s+(?P<a>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished)\b"
     r"|^(?:check|tick|cross)\s+(?P<b>.+?)\s+off\b|^(?:check|tick|cross)\s+off\s+(?P<c>.+)"
     r"|^(?:complete|finish|close)\s+(?P<d>.+)"
@@ -167,16 +152,11 @@ _COMPLETE = re.compile(
     r"|^(?P<g>.+?)\s+(?:is|are)\s+(?:now\s+)?(?:done|complete|completed|finished)\b",
     re.I,
 )
-_DELETE = re.compile(
+DELETE = re.compile(
     r"\b(?:delete|remove|get\s+rid\s+of|drop|trash|erase|scrap|discard|cancel|bin|"
     r"take(?=\s+.+?\s+off\s+(?:my|the)\s+(?:task\s+|todo\s+|to-do\s+)?list))\s+(?P<ref>.+)",
     re.I,
 )
-
-
-def _strip_polite(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return _POLITE.sub("", text).strip()
 
 
 def _new_task(text: str, now: datetime, default: Priority | None = None) -> NewTask | None:
@@ -226,12 +206,12 @@ def _several(body: str, *, plural: bool) -> list[str]:
 
 def parse_create(text: str, now: datetime) -> tuple[NewTask, ...] | None:
     """The tasks a create request asks for, or None when the message is not a create."""
-    counted = _COUNTED.match(text)
+    counted = COUNTED.match(text)
     prefix_priority: Priority | None = None
     if counted:
         parts = _counted_parts(text[counted.end() :])
     else:
-        match = _CREATE_PREFIX.match(text)
+        match = CREATE_PREFIX.match(text)
         if match:
             body = text[match.end() :]
         else:
@@ -248,6 +228,16 @@ def parse_create(text: str, now: datetime) -> tuple[NewTask, ...] | None:
 
 
 __all__ = [
+    "ASKING",
+    "COMPLETE",
+    "COUNTED",
+    "CREATE_PREFIX",
+    "DELETE",
+    "GET",
+    "GREETING",
+    "HELP",
+    "OBLIGED",
+    "THANKS",
     "Intent",
     "IntentKind",
     "NewTask",

@@ -24,16 +24,16 @@ from . import casual, safety
 from .batch import parse_batch
 from .dates import find_dates
 from .intents import (
-    _ASKING,
-    _COMPLETE,
-    _COUNTED,
-    _CREATE_PREFIX,
-    _DELETE,
-    _GET,
-    _GREETING,
-    _HELP,
-    _OBLIGED,
-    _THANKS,
+    ASKING,
+    COMPLETE,
+    COUNTED,
+    CREATE_PREFIX,
+    DELETE,
+    GET,
+    GREETING,
+    HELP,
+    OBLIGED,
+    THANKS,
     Intent,
     parse_create,
 )
@@ -94,7 +94,7 @@ def _outside(text: str, match: re.Match[str]) -> str:
     return text[: match.start()] + " " + text[match.end() :]
 
 
-_OBLIGATION = re.compile(rf"^{_OBLIGED}\b", re.I)
+_OBLIGATION = re.compile(rf"^{OBLIGED}\b", re.I)
 
 
 def _creates(text: str, now: datetime) -> Reading | None:
@@ -105,7 +105,7 @@ def _creates(text: str, now: datetime) -> Reading | None:
         return None
     if _OBLIGATION.match(text):
         weight = 58
-    elif _CREATE_PREFIX.match(text) or _COUNTED.match(text):
+    elif CREATE_PREFIX.match(text) or COUNTED.match(text):
         weight = 95
     else:
         weight = 70  # "add X to my list", "put X on the list": but "put X back" is a reopen
@@ -132,11 +132,11 @@ def _bare_create(text: str, now: datetime) -> Reading | None:
 
 
 def _social(text: str, now: datetime) -> Reading | None:
-    if not text or _GREETING.match(text):
+    if not text or GREETING.match(text):
         return 100, Intent(kind="greet")
-    if _THANKS.match(text):
+    if THANKS.match(text):
         return 100, Intent(kind="thanks")
-    if _HELP.search(text):
+    if HELP.search(text):
         return 60, Intent(kind="help")
     return None
 
@@ -168,7 +168,7 @@ def _completes(text: str, now: datetime) -> Reading | None:
     refs = casual.completion(text)
     if refs and len(refs) > 1:  # "finished the report and bought milk"
         return 75, Intent(kind="complete", target=refs[0], more=tuple(refs[1:]))
-    match = _COMPLETE.search(text)
+    match = COMPLETE.search(text)
     if match:
         raw = next(g for g in match.groups() if g)
         # "the groceries and the landlord email": split only where a new name starts, so
@@ -194,7 +194,7 @@ _CLAUSE_START = re.compile(
 def _deletes(text: str, now: datetime) -> Reading | None:
     """A delete verb that starts a clause ("scrap it", "ok, delete #3"), never one inside
     other words ("I've bought the bin bags")."""
-    match = _DELETE.search(safety.unquoted(text))
+    match = DELETE.search(safety.unquoted(text))
     if match is None or not _CLAUSE_START.search(text[: match.start()]):
         return None
     raw = text[match.start("ref") :]
@@ -234,16 +234,16 @@ def _questions(text: str, now: datetime) -> Reading | None:
     one = _SHOW_ONE.match(text)
     if one and not parse_list_filter(one.group("ref"), now).narrowed:
         return 72, Intent(kind="get", target=parse_reference(one.group("ref")))
-    if _GET.search(text):
+    if GET.search(text):
         target = parse_reference(text)
         if not target.ids:
-            target = parse_reference(_GET.sub(" ", text))
+            target = parse_reference(GET.sub(" ", text))
         if not target.empty:
             return 72, Intent(kind="get", target=target)
     filters = parse_list_filter(text, now)
     if not (_TASKY.search(text) or filters.narrowed or filters.query):
         return None  # "what's the weather like?" is not about the list
-    if _ASKING.match(text) or (text.endswith("?") and filters.looks_like_listing):
+    if ASKING.match(text) or (text.endswith("?") and filters.looks_like_listing):
         return 50, Intent(kind="list", filters=filters)
     if filters.looks_like_listing:
         return 12, Intent(kind="list", filters=filters)
