@@ -39,7 +39,8 @@ negation = st.sampled_from(
     ["don't {v} {n}", "do not {v} {n}", "please don't {v} {n}", "never {v} {n}",
      "I don't want to {v} {n}", "don't {v} anything, just show me {n}", "no need to {v} {n}",
      "let's not {v} {n}", "you shouldn't {v} {n}", "don't {v} {n} yet",
-     "I haven't finished {n} yet", "I didn't finish {n}", "not done with {n} yet"]
+     "I haven't finished {n} yet", "I didn't finish {n}", "not done with {n} yet",
+     "never mind, don't {v} {n}", "no, do not {v} {n}!", "DON'T {v} {n}"]
 )  # fmt: skip
 hypothetical = st.sampled_from(
     ["what would happen if I {v} {n}?", "should I {v} {n}?", "if I {v} {n}, can I undo it?",
