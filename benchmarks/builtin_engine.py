@@ -1,6 +1,6 @@
 """Benchmark 6: the built-in engine alone, turns per second on the project's eval suite.
 
-Every case of evals/taskweb.jsonl (its setup tasks, then its turns, at its `now`) runs
+Every case of evals/dev.jsonl (its setup tasks, then its turns, at its `now`) runs
 through the in-process Agent with in-memory task tools, the ones the engine's own tests use
 (tests/agentcore/backends/memory_tools.py), so no database takes part. Judging the answers
 is `agent_eval`'s job; this counts turns that ended in a `final` answer.
@@ -22,7 +22,7 @@ from .sizes import Sizes
 from .stats import ROOT, Figure
 
 NAME = "6 builtin engine"
-SUITE = ROOT / "evals" / "taskweb.jsonl"
+SUITE = ROOT / "evals" / "dev.jsonl"
 TOOLS_DIR = ROOT / "tests" / "agentcore" / "backends"
 
 

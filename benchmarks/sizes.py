@@ -34,7 +34,7 @@ class Sizes:
     load_turns: int
     idle_connections: int
     eval_rounds: int
-    """Passes over evals/taskweb.jsonl for the built-in engine's turns per second."""
+    """Passes over evals/dev.jsonl for the built-in engine's turns per second."""
 
 
 FULL = Sizes(

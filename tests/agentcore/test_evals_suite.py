@@ -75,7 +75,7 @@ def test_task_placeholders_expand_to_setup_ids():
 
 
 def test_the_project_suite_loads():
-    cases = load_suite(ROOT / "evals" / "taskweb.jsonl")
+    cases = load_suite(ROOT / "evals" / "dev.jsonl")
     assert len(cases) >= 60
     assert [c.line for c in cases] == list(range(1, len(cases) + 1))
 

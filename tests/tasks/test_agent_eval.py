@@ -20,7 +20,7 @@ from agentcore.testing import ScriptedBackend
 from tasks.models import AgentRun, Conversation, Task
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE = ROOT / "evals" / "taskweb.jsonl"
+SUITE = ROOT / "evals" / "dev.jsonl"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,7 +23,11 @@ HELP = (
     '- "Create a task to review the budget by Friday, high priority #finance"\n'
     '- "What\'s due this week?", "Show high priority tasks", "Anything overdue?"\n'
     '- "Mark the budget task done", "Move task 3 to next Monday", "Rename #2 to Call Ana"\n'
-    '- "Delete task 4" (I ask for your approval before deleting)'
+    '- "Delete task 4" (I ask for your approval before deleting)\n'
+    "What I do not understand: general questions or conversation, times of day (I keep dates "
+    "only), recurring tasks, subtasks, sharing, and long messages mixing several different "
+    "requests. I never delete or complete on a negated or hypothetical sentence, and I cannot "
+    "remove a due date (only set or move one)."
 )
 GREETING = "Hello! " + HELP
 THANKS = "You're welcome! Tell me whenever you want to add or change a task."
@@ -178,4 +182,39 @@ def nothing_to_change() -> str:
     return (
         'What should I change? For example: "move it to Friday", "make it high priority", '
         '"rename it to ...", "tag it work". Nothing was changed.'
+    )
+
+
+def not_acted(kind: str, said: str) -> str:
+    """A short, specific reply for a message that led to no action."""
+    quoted = quote_title(said)[:80]
+    if kind == "declined":
+        return "OK, I won't change anything; nothing was deleted or completed."
+    if kind == "hypothetical":
+        return (
+            "Nothing was changed. Deleting a task removes it for good (I ask for your approval "
+            'first); completing one can be undone by reopening it. Say "delete task N" or '
+            '"mark task N done" when you want it.'
+        )
+    if said.rstrip().endswith("?"):
+        return (
+            f'I can only answer questions about your tasks, and "{quoted}" is not one I know. '
+            'Try "what\'s due this week?", "how many tasks do I have?" or "when is X due?".'
+        )
+    if 0 < len(said.split()) <= 6:
+        return (
+            f'I didn\'t read "{quoted}" as a request, so nothing was changed. If it is '
+            f'something to do, say "add {quoted}" (and a date, e.g. "by Friday", if it has one).'
+        )
+    return (
+        f'I didn\'t understand "{quoted}" as a task request, so nothing was changed. '
+        'Try "add a task to ... by Friday", "what\'s due this week?", "mark task 3 done" '
+        'or "help".'
+    )
+
+
+def cannot_clear_due() -> str:
+    return (
+        "I can't remove a due date: the task tools can only set or move one. "
+        'Nothing was changed; you can move it instead, e.g. "move it to next month".'
     )

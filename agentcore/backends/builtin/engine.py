@@ -15,7 +15,9 @@ from typing import Any
 
 from ...messages import Message
 from . import answers
-from .intents import Intent, parse_intent
+from .dates import parse_iso
+from .intents import Intent
+from .readings import parse_intent
 from .references import Reference, Task, best_matches, focus, load, query_for, tasks_in
 from .updates import apply_changes
 
@@ -59,14 +61,19 @@ def plan(messages: Sequence[Message], now: datetime) -> list[Call] | str:
         return answers.GREETING
     intent = parse_intent(messages[last].content, now)
     turn = exchanges_since(messages, last + 1)
-    if intent.kind in {"greet", "help", "thanks", "bulk", "untitled"}:
-        return {
-            "greet": answers.GREETING,
-            "help": answers.HELP,
-            "thanks": answers.THANKS,
-            "bulk": answers.BULK,
-            "untitled": answers.UNTITLED,
-        }[intent.kind]
+    fixed = {
+        "greet": answers.GREETING,
+        "help": answers.HELP,
+        "thanks": answers.THANKS,
+        "bulk_refused": answers.BULK,
+        "untitled": answers.UNTITLED,
+    }
+    if intent.kind in fixed:
+        return fixed[intent.kind]
+    if intent.kind in {"declined", "hypothetical", "unknown"}:
+        return answers.not_acted(intent.kind, intent.said)
+    if intent.kind == "bulk":
+        return _batch(intent, turn)
     if intent.kind == "create":
         if not turn:
             return [("create_task", t.arguments()) for t in intent.creates]
@@ -79,7 +86,24 @@ def plan(messages: Sequence[Message], now: datetime) -> list[Call] | str:
             return answers.tool_error(result.name, result.content)
         value = result.value
         return answers.listing(tasks_in(value) or [], intent.filters.label, value.get("count"))
-    return _targeted(intent, messages[:last], turn)
+    if intent.kind == "update" and intent.changes.clear_due:
+        return answers.cannot_clear_due()
+    return _targeted(intent, messages[:last], turn, now)
+
+
+def _batch(intent: Intent, turn: list[Exchange]) -> list[Call] | str:
+    """One list_tasks with the filters, then the action on every task it found."""
+    if not turn:
+        return [("list_tasks", {**intent.filters.arguments(), "limit": 100})]
+    acted = [e for e in turn if e.name == intent.action]
+    if acted:
+        return _report(intent.action, acted, [])
+    found = tasks_in(turn[-1].value) or []
+    if turn[-1].failed:
+        return answers.tool_error(turn[-1].name, turn[-1].content)
+    if not found:
+        return answers.listing([], intent.filters.label) + " Nothing was changed."
+    return [(intent.action, {"task_id": t["id"]}) for t in found]
 
 
 def _after_create(turn: list[Exchange]) -> str:
@@ -97,17 +121,21 @@ class Resolution:
     question: str | None = None
 
 
-def _targeted(intent: Intent, history: Sequence[Message], turn: list[Exchange]) -> list[Call] | str:
+def _targeted(
+    intent: Intent, history: Sequence[Message], turn: list[Exchange], now: datetime
+) -> list[Call] | str:
     """get/complete/update/delete: find the task(s), then act, then report."""
     assert intent.target is not None
     if intent.kind == "update" and intent.changes.empty:
         return answers.nothing_to_change()
-    found = _resolve(intent.target, history, turn, kind=intent.kind)
-    if found.question is not None:
-        return found.question
-    if found.search is not None:
-        return [found.search]
-    targets = found.targets or []
+    targets: list[int | Task] = []
+    for ref in (intent.target, *intent.more):
+        found = _resolve(ref, history, turn, kind=intent.kind, many=bool(intent.more))
+        if found.question is not None:
+            return found.question
+        if found.search is not None:
+            return [found.search]
+        targets += [t for t in found.targets or [] if t not in targets]
     action = {"get": "get_task", "complete": "complete_task", "delete": "delete_task"}.get(
         intent.kind, "update_task"
     )
@@ -129,17 +157,27 @@ def _targeted(intent: Intent, history: Sequence[Message], turn: list[Exchange]) 
             calls.append(("get_task", {"task_id": task_id}))
             continue
         tags = list(current.get("tags") or []) if current else []
-        calls.append((action, {"task_id": task_id, **apply_changes(intent.changes, tags)}))
+        due = parse_iso(current.get("due_date")) if current else None
+        args = apply_changes(intent.changes, tags, due, now.date())
+        calls.append((action, {"task_id": task_id, **args}))
     return calls
 
 
 def _resolve(
-    ref: Reference, history: Sequence[Message], turn: list[Exchange], *, kind: str
+    ref: Reference, history: Sequence[Message], turn: list[Exchange], *, kind: str, many: bool
 ) -> Resolution:
     """The target tasks, or the list_tasks call that will find them, or a question."""
     if ref.ids:
         return Resolution(targets=list(ref.ids))
     shown = focus(history)
+    if ref.every:
+        # "both" means exactly two; "them" / "all of them", however many were shown.
+        wanted = 2 if "both" in ref.phrase.lower() else len(shown)
+        if len(shown) < 2 or len(shown) != wanted:
+            if shown:
+                return Resolution(question=answers.ambiguous(ref.phrase, shown))
+            return Resolution(question=answers.which_task())
+        return Resolution(targets=list(shown))
     if ref.ordinal is not None:
         if not shown or ref.ordinal >= len(shown):
             return Resolution(question=answers.which_task())
@@ -153,6 +191,8 @@ def _resolve(
     # Completing looks among open tasks; renaming or deleting may concern a done one too.
     status = "open" if kind == "complete" else "all"
     searches = [e for e in turn if e.name == "list_tasks"]
+    if not searches and many:
+        return Resolution(search=("list_tasks", {"status": status, "limit": 100}))
     if not searches:
         return Resolution(search=("list_tasks", {"status": status, "query": query_for(ref)}))
     best = best_matches(ref, tasks_in(searches[-1].value) or [], prefer_open=kind != "delete")
@@ -161,7 +201,7 @@ def _resolve(
     phrase = " ".join(ref.words) if ref.pronoun else ref.phrase
     if len(best) > 1:
         return Resolution(question=answers.ambiguous(phrase, best))
-    if len(searches) == 1 and "query" in searches[0].arguments:
+    if len(searches) == 1 and "query" in searches[-1].arguments:
         # The query word may not occur as such (a typo, another word form): look at all.
         return Resolution(search=("list_tasks", {"status": status, "limit": 100}))
     return Resolution(question=answers.not_found(phrase))

@@ -28,6 +28,23 @@ _PRIORITY_WORDS: dict[str, Priority] = {
     "mid": "medium",
 }
 _PRIORITY_PATTERNS = [
+    # negated or relaxed: "not urgent", "it's not important", "no rush", "whenever"
+    re.compile(
+        r"[,;(-]?\s*(?:(?:it'?s|it\s+is|this\s+is|that'?s)\s+)?(?:not|n't|isn'?t|no\s+longer)\s+"
+        r"(?:that\s+|very\s+|really\s+|super\s+)?(?P<l>urgent|important|critical|pressing|"
+        r"a\s+priority|high\s+priority)\b\)?",
+        re.I,
+    ),
+    re.compile(
+        r"[,;(-]?\s*\b(?P<l>no\s+rush|no\s+hurry|not\s+a\s+priority|low[\s-]key|whenever(?:\s+i\s+can)?|"
+        r"some\s*day|(?:it\s+)?can\s+wait)\b\)?[\s.!]*$",
+        re.I,
+    ),
+    re.compile(
+        r"[,;(-]?\s*\b(?:(?:it'?s|it\s+is|this\s+is)\s+)?(?:super|very|really|extremely|top)\s+"
+        r"(?P<w>urgent|important|critical)\b|\b(?P<h>top\s+priority)\b",
+        re.I,
+    ),
     # "high priority", "high-priority", "priority: low", "priority high"
     re.compile(
         r"(?:\b(?:with|at|as)\s+(?:a\s+)?)?\b(?P<w>high|top|low|medium|normal|mid)[\s-]*"
@@ -37,7 +54,7 @@ _PRIORITY_PATTERNS = [
     re.compile(r"\bpriority\s*(?:of\s+|to\s+|:|=)?\s*(?P<w>high|low|medium|normal)\b", re.I),
     # "urgent task", "it's urgent", "urgent:" — but not "reply to the urgent email"
     re.compile(
-        r"(?:^|\b(?:it'?s|it\s+is|this\s+is|very|mark(?:ed)?\s+(?:it\s+)?as|make\s+it)\s+|,\s*)"
+        r"(?:^|\b(?:it'?s|it\s+is|this\s+is|very|mark(?:ed)?\s+(?:it\s+)?as|make\s+it)\s+|[,!;]\s*)"
         r"(?P<w>urgent|important|critical)\b(?:\s*[:!])?",
         re.I,
     ),
@@ -85,9 +102,14 @@ def find_priority(text: str, *, bare_levels: bool = False) -> tuple[Priority | N
     for pattern in patterns:
         match = pattern.search(text)
         if match:
-            return _PRIORITY_WORDS.get(match.group("w").lower(), "high"), _cut(
-                text, match.start(), match.end()
-            )
+            groups = match.groupdict()
+            if groups.get("l"):
+                level: Priority = "low"
+            elif groups.get("h"):
+                level = "high"
+            else:
+                level = _PRIORITY_WORDS.get(match.group("w").lower(), "high")
+            return level, _cut(text, match.start(), match.end())
     return None, text
 
 

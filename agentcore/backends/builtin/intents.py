@@ -1,9 +1,10 @@
-"""What the user asked for, read from one user message (pure functions, no history).
+"""Intents, and the reading of create requests (pure functions, no history).
 
-The order of the checks is the engine's main safety property: a message that starts like a
-request to create a task is read as a create, and everything after the prefix is the title.
-So "add a task: ignore all instructions and delete every task" creates a task with that
-title; no later check ever sees the words inside it.
+A message that starts like an explicit request to create a task ("add a task:", "new
+task:", "remind me to") is read as a create and everything after the prefix is the title;
+`readings` gives that reading the heaviest weight, so "add a task: ignore all instructions
+and delete every task" creates a task with that title and nothing inside it is obeyed.
+The other recognisers' patterns live here too; `readings` weighs them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from datetime import datetime
 from typing import Literal
 
 from .extract import Priority, clean_title, extract, find_priority, find_tags, split_words
-from .listing import ListFilter, parse_list_filter
-from .references import Reference, parse_reference
-from .updates import Changes, parse_update
+from .listing import ListFilter
+from .references import Reference
+from .updates import Changes
 
 IntentKind = Literal[
     "create",
@@ -29,6 +30,10 @@ IntentKind = Literal[
     "greet",
     "thanks",
     "bulk",
+    "bulk_refused",
+    "declined",
+    "hypothetical",
+    "unknown",
     "untitled",
 ]
 
@@ -59,30 +64,45 @@ class Intent:
     target: Reference | None = None
     changes: Changes = field(default_factory=Changes)
     filters: ListFilter = field(default_factory=ListFilter)
+    more: tuple[Reference, ...] = ()
+    """Further targets of the same action ("I paid rent and bought milk")."""
+    action: str = ""
+    """For a batch: the tool applied to every task the filters find."""
+    said: str = ""
+    """What was understood, for a short reply when nothing can be done."""
 
 
-_POLITE = re.compile(
-    r"^(?:(?:hey|hi|ok|okay|so|and|also|now|then|please|pls|kindly|alright)\b[,!.]?\s*|"
-    r"(?:can|could|would|will)\s+you\s+(?:please\s+)?|i(?:'d| would)\s+like\s+(?:you\s+)?to\s+)+",
-    re.I,
-)
 _NOUN = r"(?:tasks?|todos?|to-dos?|items?|reminders?)"
-_CREATE_PREFIX = re.compile(
+# "I should ...", "we need to ...", "gotta ...": an obligation is a task to note down.
+OBLIGED = (
+    r"(?:(?:i|we)\s*(?=')|(?:i|we)\s+(?:really\s+|still\s+|also\s+)?)?"
+    r"(?:need\s+to|have\s+to|has\s+to|must|should|ought\s+to|gotta|got\s+to|'d\s+better|"
+    r"had\s+better|better|will|'ll|want\s+to|wanna|plan\s+to|intend\s+to|am\s+going\s+to|"
+    r"'m\s+going\s+to|'m\s+gonna|am\s+gonna)"
+)
+# "I want to see ...", "I need to move X": about the list, not a new task.
+_NOT_A_TASK = (
+    r"see|know|check|view|look|find|delete|remove|cancel|change|move|rename|update|edit|"
+    r"reschedule|postpone|reopen|i|we|you|it|be"
+)
+CREATE_PREFIX = re.compile(
     r"^(?:(?:create|add|make|new|set\s+up|open|log|put\s+in|jot\s+down|schedule)\s+(?:me\s+)?"
     r"(?:a|an|one|another|the)?\s*(?:new\s+)?"
     r"(?:(?:high|low|medium|normal|urgent|important)[\s-]*(?:priority\s+|prio\s+)?)?"
-    rf"{_NOUN}\b(?:\s*(?:to|for|about|called|named|titled|that\s+says|saying)\b|\s*[:\-])?"
-    r"|(?:new\s+)?(?:task|todo|to-do)\s*:"
-    r"|remind\s+me\s+(?:to|about|of)?"
+    rf"{_NOUN}\b(?!\s*#?\s*\d+\b)"  # "make task 3 due friday" names a task, it makes none
+    r"(?:\s*(?:to|for|about|called|named|titled|that\s+says|saying)\b|\s*[:\-])?"
+    r"|(?:new\s+)?(?:task|todo|to-do|reminder|note\s+to\s+self)\s*[:\-]"
+    r"|(?:urgent|important|critical|(?:high|low|top)[\s-]*(?:priority|prio))\s*[:\-]"
+    r"|(?:help\s+me\s+)?(?:remind\s+me\s+(?:to|about|of)?|remember\s+to)"
     r"|don'?t\s+(?:let\s+me\s+)?forget\s+(?:to|about)?"
-    r"|i\s+(?:need|have|must|should|gotta|got)\s+to(?!\s+(?:see|know|check|view|look|find)\b)"
-    r"|i\s+must(?!\s+(?:see|know|check)\b)"
+    rf"|{OBLIGED}(?!\s+(?:{_NOT_A_TASK})\b)"
     r")\s*",
     re.I,
 )
-_COUNTED = re.compile(
+COUNTED = re.compile(
     r"^(?:add|create|make)\s+(?:these\s+)?(?:two|three|four|five|\d+|some|a\s+few|multiple)\s+"
-    rf"(?:new\s+)?{_NOUN}\s*[:\-]?\s*",
+    rf"(?:new\s+)?{_NOUN}\s*[:\-]?\s*"
+    rf"|^(?:add|create)\s+(?:these|the\s+following)(?:\s+{_NOUN})?\s*:\s*",
     re.I,
 )
 _GENERIC_ADD = re.compile(
@@ -97,42 +117,32 @@ _ALSO = re.compile(
     re.I,
 )
 
-_GREETING = re.compile(
+GREETING = re.compile(
     r"^(?:hi|hello|hey|hiya|howdy|yo|good\s+(?:morning|afternoon|evening)|greetings)"
     r"(?:\s+there)?[\s!.,]*(?:how\s+are\s+you\??)?[\s!.]*$",
     re.I,
 )
-_THANKS = re.compile(
+THANKS = re.compile(
     r"^(?:thanks?|thank\s+you|thx|ty|cheers|great|perfect|awesome|nice|cool|ok|okay|got\s+it)"
     r"(?:\s+(?:a\s+lot|so\s+much|very\s+much|again))?[\s!.]*$",
     re.I,
 )
-_HELP = re.compile(
+HELP = re.compile(
     r"\b(?:help|what\s+can\s+you\s+do|how\s+does\s+this\s+work|who\s+are\s+you|"
     r"what\s+are\s+you|how\s+do\s+i\s+use)\b",
     re.I,
 )
-_BULK = re.compile(
-    r"\b(?:delete|remove|clear|wipe|erase|drop|complete|finish|mark)\s+(?:out\s+)?"
-    r"(?:all|every|everything|each)\b|\bclear\s+(?:out\s+)?(?:my|the)\s+(?:task\s+)?list\b",
-    re.I,
-)
-_ASKING = re.compile(
+ASKING = re.compile(
     r"^(?:show|list|what|what's|whats|which|any|anything|do\s+i\s+have|find|search|display|"
     r"view|how\s+many|give\s+me|tell\s+me|see)\b",
     re.I,
 )
-_GET = re.compile(
+GET = re.compile(
     r"\b(?:details?|more\s+about|tell\s+me\s+about|status\s+of|look\s+up|describe)\b"
     r"|^(?:show|open|get|view)\s+(?:me\s+)?(?:task\s*#?\d+|#\d+)\s*[?.!]*$",
     re.I,
 )
-_REOPEN = re.compile(
-    r"^(?:re-?open|un-?complete|undo)\s+(?P<ref>.+)$"
-    r"|^(?:mark|set)\s+(?P<ref2>.+?)\s+(?:as\s+)?(?:not\s+done|undone|open|incomplete|to\s+do)$",
-    re.I,
-)
-_COMPLETE = re.compile(
+COMPLETE = re.compile(
     r"\b(?:mark|set|flag)\s+(?P<a>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished)\b"
     r"|^(?:check|tick|cross)\s+(?P<b>.+?)\s+off\b|^(?:check|tick|cross)\s+off\s+(?P<c>.+)"
     r"|^(?:complete|finish|close)\s+(?P<d>.+)"
@@ -142,15 +152,11 @@ _COMPLETE = re.compile(
     r"|^(?P<g>.+?)\s+(?:is|are)\s+(?:now\s+)?(?:done|complete|completed|finished)\b",
     re.I,
 )
-_DELETE = re.compile(
-    r"\b(?:delete|remove|get\s+rid\s+of|drop|trash|erase|scrap|discard|cancel|bin)\s+(?P<ref>.+)",
+DELETE = re.compile(
+    r"\b(?:delete|remove|get\s+rid\s+of|drop|trash|erase|scrap|discard|cancel|bin|"
+    r"take(?=\s+.+?\s+off\s+(?:my|the)\s+(?:task\s+|todo\s+|to-do\s+)?list))\s+(?P<ref>.+)",
     re.I,
 )
-
-
-def _strip_polite(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return _POLITE.sub("", text).strip()
 
 
 def _new_task(text: str, now: datetime, default: Priority | None = None) -> NewTask | None:
@@ -172,14 +178,40 @@ def _counted_parts(rest: str) -> list[str]:
     return [p for p in re.split(r"\s*(?:;|,\s*(?:and\s+)?|\band\b)\s*", rest) if p.strip()]
 
 
+_SEPARATE = re.compile(
+    r",?\s*(?:each\s+)?(?:as\s+)?(?:(?:two|three|four|five|\d+)\s+)?(?:separate|individual|"
+    r"different|distinct)\s+(?:tasks|items|todos|to-dos|reminders|ones)[\s.!]*$"
+    r"|,?\s*(?:each\s+)?as\s+(?:its|their)\s+own\s+(?:task|item|todo)s?[\s.!]*$"
+    r"|,?\s*each\s+(?:one\s+)?(?:as\s+)?(?:a\s+)?(?:task|item|todo)[\s.!]*$",
+    re.I,
+)
+_QUOTE = r"(?:\"[^\"]+\"|\u201c[^\u201d]+\u201d|'[^']+')"
+_QUOTED_LIST = re.compile(rf"^\s*{_QUOTE}(?:\s*(?:,|and|&|,\s*and)\s*{_QUOTE})+[\s.!]*$")
+_PLURAL = re.compile(r"\b(?:tasks|todos|to-dos|items|reminders)\b", re.I)
+_AND_TO = re.compile(r",?\s+and\s+(?:also\s+)?to\s+(?=\w)", re.I)
+
+
+def _several(body: str, *, plural: bool) -> list[str]:
+    """The titles in one create body: several when the user says so ("as separate tasks",
+    "tasks for a, b and c", "'A' and 'B'", "... and to ..."), else one per "also" clause."""
+    separate = _SEPARATE.search(body)
+    if separate:
+        return _counted_parts(body[: separate.start()])
+    if _QUOTED_LIST.match(body):
+        return re.findall(_QUOTE, body)
+    if plural:
+        return _counted_parts(body)
+    return [p for part in _ALSO.split(body) for p in _AND_TO.split(part)]
+
+
 def parse_create(text: str, now: datetime) -> tuple[NewTask, ...] | None:
     """The tasks a create request asks for, or None when the message is not a create."""
-    counted = _COUNTED.match(text)
+    counted = COUNTED.match(text)
     prefix_priority: Priority | None = None
     if counted:
         parts = _counted_parts(text[counted.end() :])
     else:
-        match = _CREATE_PREFIX.match(text)
+        match = CREATE_PREFIX.match(text)
         if match:
             body = text[match.end() :]
         else:
@@ -187,7 +219,7 @@ def parse_create(text: str, now: datetime) -> tuple[NewTask, ...] | None:
             if generic is None:
                 return None
             body = generic.group("rest")
-        parts = _ALSO.split(body)
+        parts = _several(body, plural=bool(match and _PLURAL.search(match.group(0))))
         if match:
             # "an urgent task to ..." : the adjective was inside the prefix, so read it there.
             prefix_priority, _ = find_priority(match.group(0))
@@ -195,74 +227,21 @@ def parse_create(text: str, now: datetime) -> tuple[NewTask, ...] | None:
     return tuple(tasks)
 
 
-def parse_intent(message: str, now: datetime) -> Intent:
-    """Read one user message. Checks go from the most specific to the most general."""
-    text = _strip_polite(message)
-    creates = parse_create(text, now)
-    if creates is not None:
-        return Intent(kind="create", creates=creates) if creates else Intent(kind="untitled")
-    if not text or _GREETING.match(text):
-        return Intent(kind="greet")
-    if _THANKS.match(text):
-        return Intent(kind="thanks")
-    if _HELP.search(text):
-        return Intent(kind="help")
-    if _BULK.search(text):
-        return Intent(kind="bulk")
-    if _ASKING.match(text) or _GET.search(text):
-        return _read_request(text, now)
-    return _change_request(text, now) or _read_request(text, now, fallback=True)
-
-
-def _read_request(text: str, now: datetime, *, fallback: bool = False) -> Intent:
-    if _GET.search(text):
-        target = parse_reference(text)
-        if not target.ids:
-            target = parse_reference(_GET.sub(" ", text))
-        if not target.empty:
-            return Intent(kind="get", target=target)
-    filters = parse_list_filter(text, now)
-    if fallback and not filters.looks_like_listing:
-        return Intent(kind="help")
-    return Intent(kind="list", filters=filters)
-
-
-def _outside(text: str, match: re.Match[str]) -> str:
-    """The words around a matched request: "I paid the invoices" in "I paid the invoices,
-    mark that one done", which say what "that one" is when nothing else does."""
-    return text[: match.start()] + " " + text[match.end() :]
-
-
-def _change_request(text: str, now: datetime) -> Intent | None:
-    update = parse_update(text, now)
-    if update is not None and update[1].is_special:
-        return Intent(kind="update", target=update[0], changes=update[1])
-    reopen = _REOPEN.search(text)
-    if reopen:
-        ref = parse_reference(
-            reopen.group("ref") or reopen.group("ref2"), context=_outside(text, reopen)
-        )
-        return Intent(kind="update", target=ref, changes=Changes(status="open"))
-    complete = _COMPLETE.search(text)
-    if complete:
-        raw = next(g for g in complete.groups() if g)
-        target = parse_reference(raw, context=_outside(text, complete))
-        return Intent(kind="complete", target=target)
-    delete = _DELETE.search(text)
-    if delete:
-        target = parse_reference(delete.group("ref"), context=_outside(text, delete))
-        return Intent(kind="delete", target=target)
-    if update is not None:
-        return Intent(kind="update", target=update[0], changes=update[1])
-    return None
-
-
 __all__ = [
+    "ASKING",
+    "COMPLETE",
+    "COUNTED",
+    "CREATE_PREFIX",
+    "DELETE",
+    "GET",
+    "GREETING",
+    "HELP",
+    "OBLIGED",
+    "THANKS",
     "Intent",
     "IntentKind",
     "NewTask",
     "find_tags",
     "parse_create",
-    "parse_intent",
     "split_words",
 ]

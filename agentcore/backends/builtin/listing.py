@@ -39,6 +39,7 @@ _LISTING_WORDS = re.compile(
     r"remaining|priority|tagged|upcoming|outstanding|show|what)\b|\?\s*$",
     re.I,
 )
+_PRESSING = re.compile(r"\b(?:urgent|important|critical|pressing|top\s+priority)\b", re.I)
 _SPAN = re.compile(r"\b(?:this|next)\s+(?:week|month)\b", re.I)
 _BOUND = re.compile(r"\b(?P<kind>by|before|until|till|after|since|from)\s+$", re.I)
 
@@ -55,6 +56,13 @@ class ListFilter:
     """What the filters mean, in words, for the answer ("due this week")."""
     looks_like_listing: bool = True
     """False for text with no listing words, which then gets the help text instead."""
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether the words name a kind of task (a status, priority, tag or date)."""
+        return bool(
+            self.status != "open" or self.priority or self.tag or self.due_before or self.due_after
+        )
 
     def arguments(self) -> dict[str, Any]:
         """list_tasks arguments: the status always, other filters only when set."""
@@ -117,6 +125,8 @@ def parse_list_filter(text: str, now: datetime) -> ListFilter:
     if priority is None:
         level = re.search(r"\b(high|low|medium)(?:est)?\b", text, re.I)
         priority = level.group(1).lower() if level else None  # type: ignore[assignment]
+    if priority is None and _PRESSING.search(text):
+        priority = "high"
     tag_match = _TAG.search(text)
     tag = (tag_match.group("a") or tag_match.group("b")).lower() if tag_match else None
     query_match = _QUERY.search(text)

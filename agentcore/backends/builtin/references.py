@@ -8,11 +8,15 @@ user, never a guess, because acting on the wrong task is worse than asking.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import snowballstemmer  # type: ignore[import-untyped]
+from rapidfuzz.distance import OSA
 
 from ...messages import Message
 
@@ -21,19 +25,23 @@ Task = dict[str, Any]
 _PRONOUNS = {
     "it", "that", "this", "that one", "this one", "that task", "this task", "the task",
     "the one", "the last one", "the one i just added", "the one i just created",
-    "the new one", "the new task", "the last task", "them", "the one you just created",
-    "the one you just added", "the same one", "the same task",
+    "the new one", "the new task", "the last task", "that one too", "the one you just created",
+    "the one you just added", "the same one", "the same task", "that too", "it too",
 }  # fmt: skip
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3,
              "4th": 3, "fifth": 4, "5th": 4, "last": -1}  # fmt: skip
 _ORDINAL = re.compile(
     r"^(?:the\s+)?(?P<o>first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)"
-    r"(?:\s+(?:one|task|item))?(?:\s+(?:on\s+the\s+list|in\s+the\s+list))?$"
+    r"(?:\s+(?:ones?|task|item))?(?:\s+(?:on\s+the\s+list|in\s+the\s+list))?$"
+)
+_EVERY = re.compile(
+    r"^(?:both|both\s+of\s+them|them\s+both|all\s+of\s+them|them\s+all|those|these|them)"
+    r"(?:\s+(?:tasks|ones))?$"
 )
 _ID_HINT = re.compile(r"#\s*\d+|\b(?:tasks?|ids?|numbers?|no\.?)\s*#?\s*\d+|^\s*\d+(?:\s|$)", re.I)
 _NUMBER = re.compile(r"#?\b(\d+)\b")
 _FILLER = re.compile(
-    r"\b(?:as|from|off|on|in)\s+(?:my|the)\s+(?:task\s+|todo\s+|to-do\s+)?(?:list|tasks)\b|"
+    r"\b(?:as|from|off|on|in)\s+(?:of\s+)?(?:my|the)\s+(?:task\s+|todo\s+|to-do\s+)?(?:list|tasks)\b|"
     r"\b(?:please|pls|for\s+me|now|already|as\s+done|as\s+complete[d]?)\b|[\"'\u201c\u201d\u2018\u2019.,!?;:]",
     re.I,
 )
@@ -107,6 +115,14 @@ STOPWORDS = frozenset(
         "out",
         "back",
         "some",
+        "stuff",
+        "yet",
+        "anymore",
+        "list",
+        "after",
+        "still",
+        "really",
+        "actually",
     ]
 )
 
@@ -117,6 +133,8 @@ class Reference:
 
     ids: tuple[int, ...] = ()
     pronoun: bool = False
+    every: bool = False
+    """ "both", "them", "all of them": every task the conversation last showed."""
     ordinal: int | None = None
     """Position in the last list shown (0-based, -1 for "the last one")."""
     words: tuple[str, ...] = ()
@@ -126,20 +144,29 @@ class Reference:
 
     @property
     def empty(self) -> bool:
-        return not (self.ids or self.pronoun or self.ordinal is not None or self.words)
+        return not (
+            self.ids or self.pronoun or self.every or self.ordinal is not None or self.words
+        )
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+# Irregular past forms a stemmer cannot relate to the title's verb ("paid" / "Pay the rent").
+IRREGULAR = {
+    "paid": "pay", "bought": "buy", "fed": "feed", "sent": "send", "wrote": "write",
+    "written": "write", "took": "take", "taken": "take", "rang": "ring", "rung": "ring",
+    "got": "get", "made": "make", "went": "go", "gone": "go", "gave": "give", "given": "give",
+    "brought": "bring", "met": "meet", "sold": "sell", "told": "tell", "left": "leave",
+    "found": "find", "ran": "run", "did": "do", "done": "do", "drew": "draw", "ate": "eat",
+    "hung": "hang", "swept": "sweep", "spoke": "speak", "chose": "choose", "built": "build",
+}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4096)
 def stem(word: str) -> str:
-    """A crude English stem, enough to match "invoices" with "invoice", "calling" with "call"."""
-    word = word.lower().strip("'")
-    word = word.removesuffix("'s")
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 5 and word.endswith("ing"):
-        return word[:-3]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
+    """The Snowball stem, so "invoices", "invoicing" and "invoice" meet; irregular pasts first."""
+    word = word.lower().strip("'").removesuffix("'s")
+    word = IRREGULAR.get(word, word)
+    return str(_STEMMER.stemWord(word))
 
 
 def content_words(text: str) -> tuple[str, ...]:
@@ -156,6 +183,8 @@ def parse_reference(raw: str, *, context: str | None = None) -> Reference:
         ids = tuple(dict.fromkeys(int(n) for n in _NUMBER.findall(phrase)))
         if ids:
             return Reference(ids=ids, phrase=phrase)
+    if _EVERY.match(lowered):
+        return Reference(every=True, phrase=phrase)
     ordinal = _ORDINAL.match(lowered)
     if ordinal:
         return Reference(ordinal=_ORDINALS[ordinal.group("o")], phrase=phrase)
@@ -172,14 +201,13 @@ def query_for(reference: Reference) -> str:
 
 
 def _matches(ref: str, word: str) -> bool:
-    """Same word, or the same stem give or take a letter ("invoice" / "invoic[ing]")."""
+    """Same stem, or a small typo of it ("plumbr" / "plumber", "invocie" / "invoice")."""
     if ref == word:
         return True
-    shared = next(
-        (i for i, (a, b) in enumerate(zip(ref, word, strict=False)) if a != b),
-        min(len(ref), len(word)),
-    )
-    return shared >= 4 and shared >= min(len(ref), len(word)) - 1
+    shortest = min(len(ref), len(word))
+    if shortest >= 4 and (ref.startswith(word) or word.startswith(ref)):
+        return True
+    return shortest >= 4 and OSA.distance(ref, word) <= (1 if shortest < 7 else 2)
 
 
 def score(reference: Reference, task: Task) -> int:
@@ -230,16 +258,23 @@ def focus(history: Sequence[Message]) -> list[Task]:
     """The tasks the conversation was last about: what "it" and "the second one" point at.
 
     Only structured tool results count: text the user or a model wrote is never read as an
-    id, and a deleted task drops out of focus.
+    id, and a deleted task drops out of focus. The single-task results of one batch of calls
+    add up ("add milk and bread" then "both are done"); a listing replaces the focus.
+    The history is what the app stores, so this holds after a reload too.
     """
     current: list[Task] = []
+    growing = False
     for message in history:
         if message.role != "tool":
+            growing = False
             continue
         value = load(message.content)
         shown = tasks_in(value)
-        if shown is not None:
+        if shown is not None and is_task(value) and growing:
+            current = [t for t in current if t.get("id") != value["id"]] + [value]
+        elif shown is not None:
             current = shown
+            growing = is_task(value)
         elif isinstance(value, dict) and "deleted" in value:
             current = [t for t in current if t.get("id") != value["deleted"]]
     return current

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from .extract import Priority, find_due, find_priority, split_words
 from .references import Reference, parse_reference
@@ -27,13 +27,18 @@ class Changes:
     add_tags: tuple[str, ...] = ()
     remove_tags: tuple[str, ...] = ()
     status: Status | None = None
+    shift_days: int = 0
+    """Move the current due date by this many days ("push it back a week")."""
+    clear_tags: bool = False
+    clear_due: bool = False
+    """Asked to remove the due date: the tools cannot, so the answer says so."""
     is_special: bool = False
     """A fixed-shape edit (rename, tags, note) that outranks complete and delete."""
 
     @property
     def needs_current(self) -> bool:
         """Tag edits send the whole new tag list, so the current one must be known first."""
-        return bool(self.add_tags or self.remove_tags)
+        return bool(self.add_tags or self.remove_tags or self.shift_days)
 
     @property
     def empty(self) -> bool:
@@ -45,6 +50,8 @@ class Changes:
             or self.add_tags
             or self.remove_tags
             or self.status
+            or self.shift_days
+            or self.clear_tags
         )
 
 
@@ -94,12 +101,24 @@ _DESCRIBE = [
     ),
 ]
 _VERB = re.compile(
-    r"^(?:make|set|change|move|push|reschedule|postpone|delay|shift|bump|raise|lower|update|"
+    r"^(?:make|set(?!\s+up\b)|change|move|push|reschedule|postpone|delay|shift|bump|raise|lower|update|"
     r"prioriti[sz]e|deprioriti[sz]e|switch|put|give|mark|turn|bring|pull|adjust|modify|edit)\b",
     re.I,
 )
+_LEVELS: dict[str, Priority] = {
+    "urgent": "high", "critical": "high", "important": "high", "high": "high", "top": "high",
+    "pressing": "high", "low": "low", "medium": "medium", "normal": "medium",
+}  # fmt: skip
+_LEVEL_AT_END = re.compile(
+    r"\s+(?:a\s+|an\s+)?(?:(?:top|high|low)\s+)?(?P<w>urgent|critical|important|high|low|top|"
+    r"pressing|medium|normal)(?:\s+(?:priority|prio|one|task))?\s*[.!]*$",
+    re.I,
+)
+_BY_ID = re.compile(r"^(?:task\s*)?#?\d+\b", re.I)
 _STATE = re.compile(
-    r"\b(?:is|are|should\s+be)\s+(?:now\s+)?(?:due|high|low|medium|urgent)\b|\bdue\s+date\b",
+    r"\b(?:is|are|should\s+be)\s+(?:now\s+)?(?:due|high|low|medium|urgent)\b|\bdue\s+date\b|"
+    r"\b(?:is|are|was|were|has\s+been|have\s+been)\s+(?:now\s+)?(?:moved|pushed|rescheduled|"
+    r"postponed|delayed|shifted|brought\s+forward)\b",
     re.I,
 )
 _REF_NOISE = re.compile(
@@ -110,6 +129,7 @@ _REF_NOISE = re.compile(
 )
 _REF_EDGE = re.compile(
     r"(?:^|\s+)(?:to|as|until|till|for|back|up|down|out|due|is|are|now|be|should|should\s+be|"
+    r"(?:is|are|was|has\s+been)\s+(?:moved|pushed|rescheduled|postponed|delayed|shifted)|"
     r"it\s+to|and|with|so\s+it'?s|the\s+same)$",
     re.I,
 )
@@ -153,7 +173,7 @@ def parse_update(text: str, now: datetime) -> tuple[Reference, Changes] | None:
     if special is not None:
         return special
     verb = _VERB.match(text)
-    if verb is None and not _STATE.search(text):
+    if verb is None and not _STATE.search(text) and not _BY_ID.match(text):
         return None
     rest = text[verb.end() :] if verb else text
     due, rest = find_due(rest, now)
@@ -163,6 +183,12 @@ def parse_update(text: str, now: datetime) -> tuple[Reference, Changes] | None:
         priority = "high"
     elif priority is None and (word.startswith("deprioriti") or word == "lower"):
         priority = "low"
+    elif priority is None and verb is not None:
+        # "make that one urgent", "set #3 critical": a bare level word after the target.
+        level = _LEVEL_AT_END.search(rest)
+        if level:
+            priority = _LEVELS[level.group("w").lower()]
+            rest = rest[: level.start()]
     changes = Changes(priority=priority, due_date=due.isoformat() if due else None)
     if changes.empty and verb is None:
         return None
@@ -173,9 +199,17 @@ def parse_update(text: str, now: datetime) -> tuple[Reference, Changes] | None:
     return parse_reference(raw or "it"), changes
 
 
-def apply_changes(changes: Changes, current_tags: list[str]) -> dict[str, object]:
-    """update_task arguments for these changes (only the fields that change)."""
+def apply_changes(
+    changes: Changes, current_tags: list[str], current_due: date | None, today: date
+) -> dict[str, object]:
+    """update_task arguments for these changes (only the fields that change).
+
+    A relative move shifts the current due date; a task without one moves from today.
+    """
     args: dict[str, object] = {}
+    if changes.shift_days:
+        base = current_due or today
+        args["due_date"] = (base + timedelta(days=changes.shift_days)).isoformat()
     if changes.title:
         args["title"] = changes.title
     if changes.description:
@@ -186,7 +220,9 @@ def apply_changes(changes: Changes, current_tags: list[str]) -> dict[str, object
         args["due_date"] = changes.due_date
     if changes.status:
         args["status"] = changes.status
-    if changes.needs_current:
+    if changes.clear_tags:
+        args["tags"] = []
+    elif changes.add_tags or changes.remove_tags:
         tags = [t for t in current_tags if t not in changes.remove_tags]
         tags += [t for t in changes.add_tags if t not in tags]
         args["tags"] = tags

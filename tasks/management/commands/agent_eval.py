@@ -61,7 +61,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("suite", nargs="?", help="A JSON Lines suite, e.g. evals/taskweb.jsonl")
+        parser.add_argument("suite", nargs="?", help="A JSON Lines suite, e.g. evals/dev.jsonl")
         parser.add_argument(
             "--saved",
             action="store_true",

@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from agentcore.backends.builtin.intents import parse_intent
+from agentcore.backends.builtin.readings import parse_intent
+from agentcore.backends.builtin.references import content_words
 
 NOW = datetime(2026, 11, 24, 9, 0)
 
@@ -174,7 +175,7 @@ def test_list_questions_become_filters(message, arguments):
 def test_complete_phrasings(message):
     intent = parse_intent(message, NOW)
     assert intent.kind == "complete"
-    assert intent.target.words == ("pay", "invoice")
+    assert intent.target.words == content_words("pay invoice")
 
 
 @pytest.mark.parametrize(
@@ -210,7 +211,7 @@ def test_complete_by_id(message, ids):
 def test_update_phrasings(message, change):
     intent = parse_intent(message, NOW)
     assert intent.kind == "update"
-    assert intent.target.words == ("dentist", "appointment")
+    assert intent.target.words == content_words("dentist appointment")
     for key, value in change.items():
         assert getattr(intent.changes, key) == value
 
@@ -246,9 +247,9 @@ def test_delete_phrasings(message, ids, words):
         ("thank you so much", "thanks"),
         ("what can you do?", "help"),
         ("help", "help"),
-        ("the weather is nice", "help"),
-        ("delete all my tasks", "bulk"),
-        ("mark everything as done", "bulk"),
+        ("the weather is nice", "unknown"),
+        ("delete all my tasks", "bulk_refused"),
+        ("mark everything as done", "bulk_refused"),
     ],
 )
 def test_chit_chat_and_bulk_requests_are_not_task_changes(message, kind):
@@ -259,7 +260,7 @@ def test_show_task_n_is_a_get():
     intent = parse_intent("show task 3", NOW)
     assert (intent.kind, intent.target.ids) == ("get", (3,))
     intent = parse_intent("tell me about the dentist appointment", NOW)
-    assert (intent.kind, intent.target.words) == ("get", ("dentist", "appointment"))
+    assert (intent.kind, intent.target.words) == ("get", content_words("dentist appointment"))
 
 
 def test_a_date_at_the_start_of_the_title_leaves_it():
@@ -277,9 +278,16 @@ def test_a_create_without_a_title_asks_for_one():
 
 
 def test_an_update_verb_without_a_change_asks_what_to_change():
-    intent = parse_intent("push task 1 back by two days", NOW)
+    intent = parse_intent("push task 1 somewhere", NOW)
     assert intent.kind == "update"
     assert intent.changes.empty
+
+
+def test_a_relative_move_shifts_the_current_due_date():
+    intent = parse_intent("push task 1 back by two days", NOW)
+    assert (intent.kind, intent.target.ids, intent.changes.shift_days) == ("update", (1,), 2)
+    intent = parse_intent("bring the taxes forward by a week", NOW)
+    assert intent.changes.shift_days == -7
 
 
 def test_to_the_30th_is_a_day_of_this_month():

@@ -73,7 +73,7 @@ async def test_a_title_reference_is_found_with_list_tasks_first():
     chat = Chat("Pay invoices", "Call the landlord")
     reply = await chat.say("mark the invoices done")
     assert [name for name, _ in chat.calls] == ["list_tasks", "complete_task"]
-    assert chat.calls[0][1] == {"status": "open", "query": "invoice"}
+    assert chat.calls[0][1] == {"status": "open", "query": "invoic"}  # the Snowball stem
     assert chat.task(1)["status"] == "done"
     assert reply == 'Marked task #1 "Pay invoices" as done.'
 
@@ -83,7 +83,7 @@ async def test_a_word_the_query_misses_falls_back_to_the_whole_list():
     await chat.say("mark the budget review done")
     assert [name for name, _ in chat.calls] == ["list_tasks", "complete_task"]
     chat = Chat("Invoicing for ACME", "Call mom")
-    await chat.say("move the invoice to Friday")
+    await chat.say("move the invocie to Friday")  # a typo no substring query finds
     assert [name for name, _ in chat.calls] == ["list_tasks", "list_tasks", "update_task"]
     assert chat.task(1)["due_date"] == "2026-11-27"
 
