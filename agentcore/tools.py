@@ -76,12 +76,38 @@ class Tool:
         )
 
     @property
+    def unset_defaults(self) -> tuple[str, ...]:
+        """Parameters left out of a call unless the model sent them (see UNSET)."""
+        return _unset_defaults(self.function)
+
+    @property
     def spec(self) -> ToolSpec:
         schema = copy.deepcopy(_parameters_schema(self.args_model))
         return ToolSpec(name=self.name, description=self.description, parameters=schema)
 
 
+class _Unset:
+    """The default of an argument whose explicit `null` means something ("clear it")."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+"""A tool parameter defaulting to UNSET is absent from the call unless the model sent it, so
+`update_task(task_id=3, due_date=None)` (clear the date) differs from leaving it out. Its
+schema shows `null` as the default, as a model expects."""
+
 _MODEL_CACHE: dict[tuple[Any, ...], type[pydantic.BaseModel]] = {}
+
+
+def _unset_defaults(function: Callable[..., Any]) -> tuple[str, ...]:
+    defaults = getattr(function, "__defaults__", None) or ()
+    if not any(d is UNSET for d in defaults):
+        return ()
+    return tuple(
+        p.name for p in inspect.signature(function).parameters.values() if p.default is UNSET
+    )
 
 
 def _build_args_model(function: Callable[..., Any], tool_name: str) -> type[pydantic.BaseModel]:
@@ -90,6 +116,8 @@ def _build_args_model(function: Callable[..., Any], tool_name: str) -> type[pyda
     for param in inspect.signature(function).parameters.values():
         annotation = hints.get(param.name, Any)
         default = ... if param.default is inspect.Parameter.empty else param.default
+        if default is UNSET:
+            default = None
         fields[param.name] = (annotation, default)
     return pydantic.create_model(
         f"{tool_name}_args",
@@ -190,7 +218,11 @@ class ToolSet:
             args = tool.args_model.model_validate(call.arguments)
         except pydantic.ValidationError as exc:
             return tool, format_validation_error(tool.name, exc)
-        return tool, args.model_dump()
+        cleaned = args.model_dump()
+        for name in tool.unset_defaults:
+            if name not in args.model_fields_set:
+                del cleaned[name]
+        return tool, cleaned
 
     async def execute(self, tool: Tool, arguments: dict[str, Any]) -> ToolOutcome:
         try:

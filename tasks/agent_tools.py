@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from pydantic import Field
 
-from agentcore.tools import Tool, ToolError, ToolSet
+from agentcore.tools import UNSET, Tool, ToolError, ToolSet
 
 from .models import Task
 from .services import storable
@@ -106,11 +106,12 @@ def build_task_tools(user: AbstractBaseUser) -> ToolSet:
         title: str | None = None,
         description: str | None = None,
         priority: PriorityArg | None = None,
-        due_date: dt.date | None = None,
+        due_date: dt.date | None = UNSET,
         tags: list[str] | None = None,
         status: StatusArg | None = None,
     ) -> dict[str, Any]:
-        """Change fields of a task; only the fields given change. tags replaces the list."""
+        """Change fields of a task; only the fields given change. tags replaces the list;
+        due_date null removes the due date."""
         task = _get(task_id)
         if title is not None:
             if not title.strip():
@@ -120,7 +121,7 @@ def build_task_tools(user: AbstractBaseUser) -> ToolSet:
             task.description = storable(description)
         if priority is not None:
             task.priority = priority
-        if due_date is not None:
+        if due_date is not UNSET:
             task.due_date = due_date
         if tags is not None:
             task.tags = _clean_tags(tags)

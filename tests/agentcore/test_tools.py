@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from agentcore.messages import ToolCall
-from agentcore.tools import Tool, ToolError, ToolSet
+from agentcore.tools import UNSET, Tool, ToolError, ToolSet
 
 
 def create_task(
@@ -66,3 +66,22 @@ async def test_a_tool_error_becomes_an_outcome_not_an_exception():
     outcome = await TOOLS.execute(tool, args)
     assert not outcome.ok
     assert outcome.content == "Error: that title is not allowed"
+
+
+def move(task_id: int, due_date: dt.date | None = UNSET) -> dict:
+    """Move a task; due_date null removes its date."""
+    return {"task_id": task_id, "due_date": "left as it was" if due_date is UNSET else due_date}
+
+
+async def test_an_explicit_null_reaches_an_unset_parameter_and_an_omitted_one_does_not():
+    tools = ToolSet.of([Tool.from_function(move)])
+    assert tools.specs[0].parameters["properties"]["due_date"]["default"] is None
+    outcomes = []
+    for arguments in ({"task_id": 1}, {"task_id": 1, "due_date": None}):
+        tool, args = tools.validate(ToolCall(id="1", name="move", arguments=arguments))
+        assert tool is not None and isinstance(args, dict)
+        outcomes.append((await tools.execute(tool, args)).value)
+    assert outcomes == [
+        {"task_id": 1, "due_date": "left as it was"},
+        {"task_id": 1, "due_date": None},
+    ]

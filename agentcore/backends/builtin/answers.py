@@ -26,8 +26,7 @@ HELP = (
     '- "Delete task 4" (I ask for your approval before deleting)\n'
     "What I do not understand: general questions or conversation, times of day (I keep dates "
     "only), recurring tasks, subtasks, sharing, and long messages mixing several different "
-    "requests. I never delete or complete on a negated or hypothetical sentence, and I cannot "
-    "remove a due date (only set or move one)."
+    "requests. I never delete or complete on a negated or hypothetical sentence."
 )
 GREETING = "Hello! " + HELP
 THANKS = "You're welcome! Tell me whenever you want to add or change a task."
@@ -210,11 +209,4 @@ def not_acted(kind: str, said: str) -> str:
         f'I didn\'t understand "{quoted}" as a task request, so nothing was changed. '
         'Try "add a task to ... by Friday", "what\'s due this week?", "mark task 3 done" '
         'or "help".'
-    )
-
-
-def cannot_clear_due() -> str:
-    return (
-        "I can't remove a due date: the task tools can only set or move one. "
-        'Nothing was changed; you can move it instead, e.g. "move it to next month".'
     )

@@ -86,8 +86,6 @@ def plan(messages: Sequence[Message], now: datetime) -> list[Call] | str:
             return answers.tool_error(result.name, result.content)
         value = result.value
         return answers.listing(tasks_in(value) or [], intent.filters.label, value.get("count"))
-    if intent.kind == "update" and intent.changes.clear_due:
-        return answers.cannot_clear_due()
     return _targeted(intent, messages[:last], turn, now)
 
 

@@ -31,7 +31,7 @@ class Changes:
     """Move the current due date by this many days ("push it back a week")."""
     clear_tags: bool = False
     clear_due: bool = False
-    """Asked to remove the due date: the tools cannot, so the answer says so."""
+    """Asked to remove the due date: update_task with due_date null."""
     is_special: bool = False
     """A fixed-shape edit (rename, tags, note) that outranks complete and delete."""
 
@@ -52,6 +52,7 @@ class Changes:
             or self.status
             or self.shift_days
             or self.clear_tags
+            or self.clear_due
         )
 
 
@@ -218,6 +219,8 @@ def apply_changes(
         args["priority"] = changes.priority
     if changes.due_date:
         args["due_date"] = changes.due_date
+    elif changes.clear_due:
+        args["due_date"] = None
     if changes.status:
         args["status"] = changes.status
     if changes.clear_tags:

@@ -15,7 +15,7 @@ from agentcore.evals import Case, CaseResult, ToolCallRecord, TurnRecord, evalua
 from agentcore.evals import load_suite as load_suite
 from agentcore.loop import Agent
 from agentcore.messages import Message, ToolCall
-from agentcore.tools import Tool, ToolError, ToolSet
+from agentcore.tools import UNSET, Tool, ToolError, ToolSet
 
 PRIORITIES = ("low", "medium", "high")
 
@@ -112,13 +112,13 @@ class MemoryTasks:
         title: str | None = None,
         description: str | None = None,
         priority: str | None = None,
-        due_date: str | None = None,
+        due_date: str | None = UNSET,
         tags: list[str] | None = None,
         status: str | None = None,
     ) -> dict[str, Any]:
-        """Update fields of a task."""
+        """Update fields of a task; due_date null removes the due date."""
         task = self._get(task_id)
-        self._check(priority, due_date, status)
+        self._check(priority, None if due_date is UNSET else due_date, status)
         changes = {
             "title": title,
             "description": description,
@@ -126,7 +126,9 @@ class MemoryTasks:
             "due_date": due_date,
             "tags": tags,
         }
-        task.update({k: v for k, v in changes.items() if v is not None})
+        task.update({k: v for k, v in changes.items() if v is not None and v is not UNSET})
+        if due_date is None:
+            task["due_date"] = None
         if status is not None:
             self._set_status(task, status)
         return dict(task)

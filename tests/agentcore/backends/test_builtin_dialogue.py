@@ -68,13 +68,13 @@ async def test_a_rejected_batch_leaves_every_task():
     assert "did not delete" in reply
 
 
-async def test_removing_a_due_date_is_refused_plainly_and_changes_nothing():
+async def test_removing_a_due_date_is_an_update_with_due_date_null():
     chat = Chat()
     chat.store.create_task(title="Pay the electricity bill", due_date="2026-11-26")
     reply = await chat.say("remove the due date from the electricity bill")
-    assert chat.calls == []
-    assert "can't remove a due date" in reply
-    assert chat.task(1)["due_date"] == "2026-11-26"
+    assert chat.calls[-1] == ("update_task", {"task_id": 1, "due_date": None})
+    assert chat.task(1)["due_date"] is None
+    assert "no due date" in reply
 
 
 async def test_clearing_tags_is_an_update():
