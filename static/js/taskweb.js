@@ -244,8 +244,8 @@
     foldFinishedRuns();
     syncRunState();
     var transcript = $("#transcript"), jump = $("#jump-latest");
-    if (state.stickTranscript) { toBottom(transcript); if (jump) { jump.hidden = true; } }
-    else if (jump && (message.indexOf('"transcript"') >= 0 || message.indexOf('id="answer-') >= 0)) { jump.hidden = false; }
+    if (state.stickTranscript) { toBottom(transcript); }
+    if (jump && transcript) { jump.hidden = nearBottom(transcript); }
     if (started) { showNewestRun(); } else if (state.stickTrace) { toBottom($(".trace-panel")); }
   });
 
