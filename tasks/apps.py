@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 from django.apps import AppConfig
 from django.conf import settings
 
@@ -17,3 +19,9 @@ class TasksConfig(AppConfig):
             from agentcore.breaker_redis import RedisBreakerStore
 
             set_default_breaker(CircuitBreaker(RedisBreakerStore.from_url(settings.REDIS_URL)))
+        # A process served by the daphne command (it imports its CLI before the app) warms up
+        # what the first message would pay for; manage.py commands and tests do not.
+        if settings.TASKWEB_WARM_UP and "daphne.cli" in sys.modules:
+            from .warmup import start_in_background
+
+            start_in_background()

@@ -168,6 +168,14 @@ def _schema_words(text: str) -> str:
 
 
 @register.filter
+def backend_name(backend: Any) -> str:
+    """A step's backend as a name: run_started records the whole backend description."""
+    if isinstance(backend, dict):
+        return str(backend.get("name") or backend.get("kind") or "")
+    return str(backend)
+
+
+@register.filter
 def step_label(step_type: str) -> str:
     return _STEP_LABELS.get(step_type, step_type.replace("_", " "))
 
