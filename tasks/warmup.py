@@ -15,6 +15,7 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.apps import apps
@@ -38,7 +39,8 @@ MODULES = (
 
 def _templates() -> list[str]:
     names = ["base.html", "tasks/chat.html", "registration/login.html"]
-    for directory in settings.TEMPLATES[0]["DIRS"]:
+    directories: list[str] = list(settings.TEMPLATES[0]["DIRS"])
+    for directory in directories:
         partials = Path(directory) / "tasks" / "partials"
         names += [f"tasks/partials/{p.name}" for p in sorted(partials.glob("*.html"))]
     return names
@@ -50,10 +52,10 @@ def warm_up() -> dict[str, float]:
 
     timings: dict[str, float] = {}
 
-    def part(name: str, work: object) -> None:
+    def part(name: str, work: Callable[[], object]) -> None:
         started = time.perf_counter()
         try:
-            work()  # type: ignore[operator]
+            work()
         except Exception:  # a warm-up never stops a server; the request will say what is wrong
             log.warning("warm-up of %s failed", name, exc_info=True)
         timings[name] = (time.perf_counter() - started) * 1000

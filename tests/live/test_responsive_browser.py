@@ -112,7 +112,10 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
                 assert not page.locator("#cancel-form").is_visible(), "no Stop when idle"
                 fallback = page.locator(".step-fallback .reason").first
                 reason = fallback.text_content()  # the circuit opens after the first widths
-                assert "Ollama is not running at 127.0.0.1:9" in reason or "Ollama was skipped" in reason
+                assert (
+                    "Ollama is not running at 127.0.0.1:9" in reason
+                    or "Ollama was skipped" in reason
+                )
                 assert no_sideways_scroll(page), name
                 page.screenshot(path=str(SHOTS / f"chat-{name}.png"))
                 if name == "phone":
@@ -134,7 +137,9 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
     def test_a_refused_message_keeps_its_draft_and_the_error_goes_when_the_next_is_accepted(self):
         with chromium_page(viewport={"width": 1440, "height": 900}) as (page, dialogs):
             self.open_chat(page)
-            page.evaluate("document.querySelector('#composer textarea').removeAttribute('maxlength')")
+            page.evaluate(
+                "document.querySelector('#composer textarea').removeAttribute('maxlength')"
+            )
             long_text = "x" * 9000
             self.send(page, long_text)
             page.locator("#notices .notice.error").wait_for()
