@@ -39,10 +39,8 @@ MODULES = (
 
 def _templates() -> list[str]:
     names = ["base.html", "tasks/chat.html", "registration/login.html"]
-    directories: list[str] = list(settings.TEMPLATES[0]["DIRS"])
-    for directory in directories:
-        partials = Path(directory) / "tasks" / "partials"
-        names += [f"tasks/partials/{p.name}" for p in sorted(partials.glob("*.html"))]
+    partials = Path(settings.BASE_DIR) / "templates" / "tasks" / "partials"
+    names += [f"tasks/partials/{p.name}" for p in sorted(partials.glob("*.html"))]
     return names
 
 
