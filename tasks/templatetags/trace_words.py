@@ -159,7 +159,7 @@ def _schema_words(text: str) -> str:
         elif lower == "field required":
             sentences.append(f"The {field} is missing.")
         elif lower.startswith("input should be"):
-            sentences.append(f"The {field} is not valid: it {message[0].lower()}{message[1:]}.")
+            sentences.append(f"The {field} {message[len('input ') :].rstrip('.')}.")
         elif "date" in lower:
             sentences.append(f"The {field} is not a date (use YYYY-MM-DD).")
         elif lower.startswith("extra inputs are not permitted"):
