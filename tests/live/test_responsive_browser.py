@@ -152,6 +152,24 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
             assert page.locator("#notices .notice").count() == 0
             assert page.locator("#composer textarea").input_value() == ""
 
+    def test_the_trace_shows_the_newest_run_live_and_after_a_reload(self):
+        with chromium_page(viewport={"width": 1440, "height": 900}) as (page, dialogs):
+            self.open_chat(page)
+            for n in range(4):
+                self.send(page, f"Add a task to buy stamps {n}")
+                page.locator(".run-summary.status-completed").nth(n).wait_for(state="attached")
+            for moment in ("live", "reloaded"):
+                newest = page.locator("#trace .run").last
+                assert newest.evaluate("el => el.open"), moment
+                assert page.locator("#trace .run[open]").count() == 1, "finished runs fold"
+                box, panel = newest.bounding_box(), page.locator(".trace-panel").bounding_box()
+                visible = min(box["y"] + box["height"], panel["y"] + panel["height"]) - max(
+                    box["y"], panel["y"]
+                )
+                assert visible > 100, moment
+                page.reload()
+                page.wait_for_selector("#trace .run")
+
     def test_send_becomes_stop_during_a_run_and_stop_ends_it(self):
         with chromium_page(viewport={"width": 390, "height": 844}) as (page, dialogs):
             conversation = self.open_chat(page, route=SLOW_ROUTE)
