@@ -269,8 +269,19 @@
     if (state.closedOnce) { banner("Back online", true); }
   });
 
+  // Circuit badges count down to the retry instead of showing a stale time.
+  function tickCircuits() {
+    $all(".circuit-words[data-until]").forEach(function (el) {
+      var left = Math.round((Date.parse(el.getAttribute("data-until")) - Date.now()) / 1000);
+      var tail = el.textContent.indexOf(" · ") >= 0 ? el.textContent.slice(el.textContent.indexOf(" · ")) : "";
+      el.textContent = (left > 0 ? "skipped for now, retried in " + left + " s" : "tried again on the next message") + tail;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var transcript = $("#transcript");
+    tickCircuits();
+    setInterval(tickCircuits, 5000);
     restoreDraft();
     decorate();
     markProblems();

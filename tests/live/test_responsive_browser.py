@@ -53,6 +53,13 @@ def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def drawer_settled(page, drawer_id: str) -> None:
+    """Wait until a drawer finished sliding in (a screenshot mid-transition shows half)."""
+    page.wait_for_function(
+        "id => getComputedStyle(document.getElementById(id)).transform === 'none'", arg=drawer_id
+    )
+
+
 def serious_violations(page) -> list[str]:
     page.add_script_tag(content=AXE.read_text())
     found = page.evaluate(
@@ -122,6 +129,7 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
                     assert not page.locator("#trace-panel").is_visible()
                     page.click(".drawer-toggle[data-drawer=trace-panel]")
                     page.locator("#trace-panel .step-tool_call").first.wait_for(state="visible")
+                    drawer_settled(page, "trace-panel")
                     assert no_sideways_scroll(page)
                     page.screenshot(path=str(SHOTS / "trace-phone.png"))
                     page.keyboard.press("Escape")
@@ -129,6 +137,7 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
                     page.locator("#task-panel .task", has_text="marketing").wait_for(
                         state="visible"
                     )
+                    drawer_settled(page, "sidebar")
                     page.screenshot(path=str(SHOTS / "sidebar-phone.png"))
                 else:
                     assert page.locator("#trace-panel .step-tool_call").first.is_visible()
