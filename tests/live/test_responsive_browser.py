@@ -21,6 +21,7 @@ from agentcore.messages import ToolCall
 from agentcore.testing import ScriptedBackend
 from tasks.backend_routes import register_backend, unregister_backend
 from tasks.models import AgentRun, Conversation, Task
+from tasks.services import user_message_create
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -179,11 +180,41 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
                 page.reload()
                 page.wait_for_selector("#trace .run")
 
+    def test_enter_sends_but_not_with_shift_nor_while_an_ime_is_composing(self):
+        with chromium_page(viewport={"width": 900, "height": 1000}) as (page, dialogs):
+            self.open_chat(page)
+            box = page.locator("#composer textarea")
+            box.fill("にほん")
+            box.evaluate(
+                """el => el.dispatchEvent(new KeyboardEvent('keydown',
+                     {key: 'Enter', isComposing: true, bubbles: true, cancelable: true}))"""
+            )
+            box.press("Shift+Enter")
+            assert page.locator(".msg.user").count() == 0
+            box.fill("What's on my list?")
+            box.press("Enter")
+            page.locator(".run-summary.status-completed").wait_for(state="attached")
+            assert page.locator(".msg.user").count() == 1
+
     def test_send_becomes_stop_during_a_run_and_stop_ends_it(self):
         with chromium_page(viewport={"width": 390, "height": 844}) as (page, dialogs):
             conversation = self.open_chat(page, route=SLOW_ROUTE)
+            for n in range(20):  # enough history that the transcript scrolls
+                user_message_create(conversation=conversation, text=f"earlier message {n}")
+            page.reload()
+            page.wait_for_function("() => !!document.querySelector('[hx-ext=ws]')")
             self.send(page, "Tell me a long story")
             page.locator(".msg.streaming .msg-body span").first.wait_for()
+            # A reader who scrolled up is not dragged back down while the answer streams.
+            page.locator("#transcript").evaluate("el => { el.scrollTop = 0; }")
+            page.locator(".msg.streaming .msg-body span").nth(5).wait_for()
+            assert page.locator("#transcript").evaluate("el => el.scrollTop") == 0
+            jump = page.locator("#jump-latest")
+            assert jump.is_visible()
+            jump.click()
+            assert page.locator("#transcript").evaluate(
+                "el => el.scrollHeight - el.scrollTop - el.clientHeight < 80"
+            )
             assert not page.locator("#send-button").is_visible()
             stop = page.locator("#stop-button")
             assert stop.is_visible()
