@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django import template
 from django.utils import timezone
 
+from agentcore.error_words import schema_words
 from tasks.approval_subjects import ApprovalSubject, approval_subject_for
 
 register = template.Library()
@@ -138,33 +139,7 @@ def plain_tool_error(error: str) -> str:
     for start, words in _TOOL_ERROR_STARTS:
         if text.startswith(start):
             return words
-    return _schema_words(text) or text
-
-
-def _schema_words(text: str) -> str:
-    """Pydantic's messages, rewritten; unknown ones pass through unchanged."""
-    sentences = []
-    for part in text.replace("\n", "; ").split("; "):
-        field, sep, message = part.partition(": ")
-        if not sep:
-            continue
-        field = field.strip().split(".")[-1].replace("_", " ") or "a value"
-        message = message.strip()
-        lower = message.lower()
-        if lower.startswith("string should have at most"):
-            limit = message.split("at most", 1)[1].strip()
-            sentences.append(f"The {field} is too long (at most {limit}).")
-        elif lower.startswith("string should have at least"):
-            sentences.append(f"The {field} cannot be empty.")
-        elif lower == "field required":
-            sentences.append(f"The {field} is missing.")
-        elif lower.startswith("input should be"):
-            sentences.append(f"The {field} {message[len('input ') :].rstrip('.')}.")
-        elif "date" in lower:
-            sentences.append(f"The {field} is not a date (use YYYY-MM-DD).")
-        elif lower.startswith("extra inputs are not permitted"):
-            sentences.append(f"“{field}” is not something a task has.")
-    return " ".join(sentences)
+    return schema_words(text) or text
 
 
 @register.filter

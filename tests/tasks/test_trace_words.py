@@ -119,3 +119,17 @@ def test_an_approval_names_the_owners_task_and_reads_in_words_once_decided(alice
     subject = approval_subject_for(peek)
     assert "secret" not in subject.question
     assert subject.question == f"Delete task #{bobs.pk} — no such task exists?"
+
+
+def test_the_builtin_engine_tells_a_person_a_schema_error_in_words():
+    from agentcore.backends.builtin.answers import tool_error
+
+    content = (
+        "Error: Invalid arguments for create_task: title: String should have at most 300 characters"
+    )
+    assert tool_error("create_task", content) == (
+        "I couldn't create that: the title is too long (at most 300 characters)."
+    )
+    assert tool_error("complete_task", "Error: no task with id 7") == (
+        "I couldn't complete that: no task with id 7."
+    )
