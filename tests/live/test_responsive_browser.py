@@ -252,6 +252,10 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
             page.locator(".run-summary.status-completed").wait_for(state="attached")
         run = AgentRun.objects.get(conversation=conversation)
         task = Task.objects.get(owner=self.user)
+        user_message_create(  # a table and a code block get audited (and copied) too
+            conversation=conversation,
+            text="| task | due |\n|---|---|\n| plumber | tomorrow |\n\n```\nmake run\n```",
+        )
         pages = {
             "chat": f"/c/{conversation.pk}/",
             "stats": "/stats/",
@@ -275,4 +279,7 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
                         if not no_sideways_scroll(page):
                             problems.append(f"{label} {name} {scheme}: scrolls sideways")
                         page.screenshot(path=str(SHOTS / f"{label}-{name}-{scheme}.png"))
+                        if label == "chat":
+                            assert page.locator("#transcript .md table td").count() == 4
+                            assert page.locator("#transcript .md pre .copy-button").count() == 1
         assert problems == [], "\n".join(problems)
