@@ -28,10 +28,17 @@
     if (!t || t.value) { return; }
     try { t.value = localStorage.getItem(draftKey()) || ""; } catch (e) { /* ignore */ }
   }
+  // Between Send and the server's answer the button says so (the draft is still there).
+  function setPending(pending) {
+    state.pending = pending;
+    clearTimeout(state.pendingTimer);
+    var send = $("#send-button");
+    if (send) { send.disabled = pending; send.textContent = pending ? "Sending…" : "Send"; }
+    if (pending) { state.pendingTimer = setTimeout(function () { setPending(false); }, 15000); }
+  }
   function accepted() {
     var t = composerText();
-    state.pending = false;
-    clearTimeout(state.pendingTimer);
+    setPending(false);
     if (t) { t.value = ""; saveDraft(); }
     var notices = $("#notices");
     if (notices) { notices.textContent = ""; }
@@ -218,11 +225,7 @@
 
   // -- the websocket: what the server said, and whether we are connected
   document.addEventListener("htmx:wsBeforeSend", function (evt) {
-    if (evt.target && evt.target.id === "composer") {
-      state.pending = true;
-      clearTimeout(state.pendingTimer);
-      state.pendingTimer = setTimeout(function () { state.pending = false; }, 15000);
-    }
+    if (evt.target && evt.target.id === "composer") { setPending(true); }
   });
   document.addEventListener("htmx:wsBeforeMessage", function () {
     var transcript = $("#transcript"), panel = $(".trace-panel");
@@ -233,7 +236,7 @@
     var message = String((evt.detail && evt.detail.message) || "");
     var started = message.indexOf('id="trace" hx-swap-oob="beforeend"') >= 0;
     if (state.pending && message.indexOf('class="notice error"') >= 0) {
-      state.pending = false;  // refused: the draft stays where it is
+      setPending(false);  // refused: the draft stays where it is
     }
     if (started && state.pending) {
       accepted();
