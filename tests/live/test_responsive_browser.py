@@ -142,6 +142,9 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
                     page.screenshot(path=str(SHOTS / "sidebar-phone.png"))
                 else:
                     assert page.locator("#trace-panel .step-tool_call").first.is_visible()
+                    page.check("#trace-filter")  # only retries, fallbacks and errors
+                    assert not page.locator("#trace-panel .step-tool_call").first.is_visible()
+                    assert page.locator("#trace-panel .step-fallback").first.is_visible()
                 assert dialogs == []
 
     def test_a_refused_message_keeps_its_draft_and_the_error_goes_when_the_next_is_accepted(self):
