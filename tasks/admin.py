@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
@@ -79,9 +80,18 @@ class RunStepInline(admin.TabularInline[RunStep, AgentRun]):
     model = RunStep
     extra = 0
     fields = ("seq", "type", "backend", "model", "duration_ms", "input_tokens", "output_tokens",
-              "cost", "payload")  # fmt: skip
+              "cost", "payload_json")  # fmt: skip
     readonly_fields = fields
     can_delete = False
+
+    class Media:
+        # Long payloads wrap inside their cell instead of widening the page past the screen.
+        css = {"all": ("css/admin.css",)}
+
+    @admin.display(description="payload")
+    def payload_json(self, obj: RunStep) -> str:
+        text = json.dumps(obj.payload, indent=2, ensure_ascii=False, default=str)
+        return format_html('<pre class="step-payload">{}</pre>', text)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 from django.apps import AppConfig
 from django.conf import settings
 
@@ -23,3 +25,9 @@ class TasksConfig(AppConfig):
         from .run_signals import run_closed
 
         run_closed.connect(on_run_closed, dispatch_uid="taskweb-otel-export")
+        # A process served by the daphne command (it imports its CLI before the app) warms up
+        # what the first message would pay for; manage.py commands and tests do not.
+        if settings.TASKWEB_WARM_UP and "daphne.cli" in sys.modules:
+            from .warmup import start_in_background
+
+            start_in_background()

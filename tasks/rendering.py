@@ -38,7 +38,9 @@ def changes_tasks(event: Event) -> bool:
 
 def needs_database(event: Event) -> bool:
     """Whether rendering reads the database (else it can run on the event loop)."""
-    return event.type in {"run_started", "run_finished"} or changes_tasks(event)
+    # Approval cards name the task they are about, read from the database.
+    database_types = {"run_started", "run_finished", "approval_required", "approval_decision"}
+    return event.type in database_types or changes_tasks(event)
 
 
 _html_cache: OrderedDict[tuple[int, str, int, float], str] = OrderedDict()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
 from .models import AgentRun, Conversation, Message, RunStep, Task
@@ -52,11 +52,46 @@ def steps_after(*, conversation: Conversation, after_step_id: int) -> QuerySet[R
     )
 
 
+_PRIORITY_RANK = Case(
+    When(priority="high", then=Value(0)),
+    When(priority="medium", then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+_STATUS_RANK = Case(
+    When(status="open", then=Value(0)), default=Value(1), output_field=IntegerField()
+)
+
+
 def task_list(*, user: AbstractBaseUser, status: str = "open") -> QuerySet[Task]:
+    """The user's tasks as the panel lists them: open first, soonest due, highest priority."""
     tasks = Task.objects.filter(owner_id=user.pk)
     if status != "all":
         tasks = tasks.filter(status=status)
-    return tasks.order_by("due_date", "id")
+    return tasks.order_by(_STATUS_RANK, F("due_date").asc(nulls_last=True), _PRIORITY_RANK, "id")
+
+
+def task_for_user(*, user: AbstractBaseUser, task_id: int) -> Task:
+    task = Task.objects.filter(owner_id=user.pk, pk=task_id).first()
+    if task is None:
+        raise Http404("No such task")
+    return task
+
+
+def conversation_search(*, user: AbstractBaseUser, query: str) -> QuerySet[Conversation]:
+    """The user's conversations whose title or messages contain `query`."""
+    conversations = conversation_list(user=user)
+    if not query:
+        return conversations
+    matching = Message.objects.filter(
+        conversation__owner_id=user.pk, role__in=["user", "assistant"], content__icontains=query
+    ).values("conversation_id")
+    return conversations.filter(Q(title__icontains=query) | Q(pk__in=matching))
+
+
+def empty_conversations(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
+    """Conversations nobody wrote in yet: a new one reuses them instead of piling up."""
+    return conversation_list(user=user).filter(messages__isnull=True, runs__isnull=True)
 
 
 def run_for_user(*, user: AbstractBaseUser, run_id: int) -> AgentRun:

@@ -18,6 +18,7 @@ from agentcore.messages import Message as CoreMessage
 from agentcore.messages import ToolCall
 
 from .models import AgentRun, Conversation, Message, RunStatus, RunStep
+from .titles import short_title
 
 TERMINAL = {"completed", "failed", "interrupted", "cancelled"}
 
@@ -53,7 +54,7 @@ def user_message_create(*, conversation: Conversation, text: str) -> Message:
     text = storable(text)
     message = Message.objects.create(conversation=conversation, role="user", content=text)
     if conversation.title == "New conversation":
-        conversation.title = text[:60] + ("…" if len(text) > 60 else "")
+        conversation.title = short_title(text)
     conversation.save(update_fields=["title", "updated_at"])
     return message
 

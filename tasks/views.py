@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .backend_routes import circuit_states, default_route
+from .chat_context import chat_extras
 from .models import BackendProfile, RunStep
 
 
@@ -51,6 +52,7 @@ def _context(request: HttpRequest, conv: Any) -> dict[str, Any]:
         "tasks": selectors.task_list(user=user, status="all"),  # type: ignore[arg-type]
         "routes": route_options(),
     }
+    context.update(chat_extras(request))
     if conv is not None:
         last = RunStep.objects.filter(run__conversation=conv).aggregate(m=Max("pk"))["m"]
         context.update(

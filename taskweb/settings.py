@@ -186,6 +186,8 @@ LOGGING = {
 # Taskweb's own knobs.
 TASKWEB_ROUTE = os.environ.get("TASKWEB_ROUTE", "")
 TASKWEB_MAX_MESSAGE_CHARS = 8000
+TASKWEB_WARM_UP = env_bool("TASKWEB_WARM_UP", True)
+"""Served processes load templates, engines and the default route at start (tasks/warmup.py)."""
 TASKWEB_MAX_STEPS = int(os.environ.get("TASKWEB_MAX_STEPS", "10"))
 TASKWEB_MAX_TOKENS_PER_RUN = int(os.environ.get("TASKWEB_MAX_TOKENS_PER_RUN", "200000"))
 TASKWEB_MAX_OUTPUT_TOKENS = int(os.environ.get("TASKWEB_MAX_OUTPUT_TOKENS", "1024"))

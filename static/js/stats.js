@@ -28,6 +28,10 @@
   function draw(id, config) {
     var canvas = document.getElementById(id);
     if (!canvas || !window.Chart) { return null; }
+    // Axis text and grid follow the page's colour scheme (dark mode included).
+    var style = getComputedStyle(document.body);
+    window.Chart.defaults.color = style.color;
+    window.Chart.defaults.borderColor = style.getPropertyValue("--line").trim() || window.Chart.defaults.borderColor;
     config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
     return new window.Chart(canvas, config);
   }

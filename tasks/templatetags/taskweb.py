@@ -19,10 +19,15 @@ from markdown_it import MarkdownIt
 
 register = template.Library()
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
+_md = (
+    MarkdownIt("commonmark", {"html": False, "linkify": False})
+    .enable(["table", "strikethrough"])
+    .disable("image")
+)
 _TAGS = {
     "p", "br", "hr", "em", "strong", "del", "code", "pre", "blockquote",
     "ul", "ol", "li", "a", "h1", "h2", "h3", "h4", "h5", "h6",
+    "table", "thead", "tbody", "tr", "th", "td", "s",
 }  # fmt: skip
 _ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
 

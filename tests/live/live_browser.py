@@ -43,15 +43,17 @@ def require_browser() -> None:
 
 
 @contextmanager
-def chromium_page() -> Iterator[tuple[Any, list[str]]]:
-    """A fresh page, and a list that collects every JS dialog (an XSS would open one)."""
+def chromium_page(**context_options: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A fresh page, and a list that collects every JS dialog (an XSS would open one).
+
+    `context_options` go to Playwright's `new_context` (viewport, color_scheme, bypass_csp)."""
     from playwright.sync_api import sync_playwright
 
     dialogs: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            context = browser.new_context()
+            context = browser.new_context(**context_options)
             context.set_default_timeout(15_000)
 
             def on_dialog(dialog: Any) -> None:

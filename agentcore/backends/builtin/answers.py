@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ...error_words import schema_words
 from ...toolcall_parsing import parse_tool_calls
 from .dates import format_day, parse_iso
 
@@ -150,6 +151,9 @@ def rejected(name: str, task: Task | None, task_id: object) -> str:
 def tool_error(name: str, content: str) -> str:
     reason = content.removeprefix("Error:").strip()
     verb = name.replace("_task", "").replace("_tasks", "").replace("_", " ")
+    plain = schema_words(reason)  # "the title is too long", not pydantic's message
+    if plain:
+        return f"I couldn't {verb} that: {plain[0].lower()}{plain[1:]}"
     return f"I couldn't {verb} that: {reason}."
 
 
