@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
@@ -38,5 +39,9 @@ class Command(BaseCommand):
         shown = f"[{host}]" if ":" in host else host
         self.stdout.write(f"Serving Taskweb on http://{shown}:{port}/ (Ctrl+C to stop)")
         self.stdout.flush()
+        if settings.TASKWEB_WARM_UP:  # the app's ready() ran before daphne was imported
+            from tasks.warmup import start_in_background
+
+            start_in_background()
         bind = ["-b", host, "-p", str(port), *options["daphne_args"]]
         CommandLineInterface().run([*bind, "taskweb.asgi:application"])
