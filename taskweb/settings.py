@@ -194,3 +194,12 @@ TASKWEB_MAX_FRAME_BYTES = 64 * 1024
 TASKWEB_RATE_LIMIT = os.environ.get("TASKWEB_RATE_LIMIT", "20/60")
 """User messages allowed per window, as COUNT/SECONDS."""
 TASKWEB_MAX_CONCURRENT_RUNS = int(os.environ.get("TASKWEB_MAX_CONCURRENT_RUNS", "2"))
+TASKWEB_STAFF_ADHOC_ROUTES = env_bool("TASKWEB_STAFF_ADHOC_ROUTES", True)
+"""Staff who may add backend profiles may also type ad-hoc `kind:model@url` routes (sent
+without any API key); everyone else picks enabled profiles by name."""
+TASKWEB_ROUTE_CACHE_SIZE = int(os.environ.get("TASKWEB_ROUTE_CACHE_SIZE", "64"))
+"""Distinct routes whose backends (HTTP pools, loaded models) are kept, least recently used out."""
+TASKWEB_MAX_NEW_CONVERSATIONS_PER_MINUTE = int(
+    os.environ.get("TASKWEB_MAX_NEW_CONVERSATIONS_PER_MINUTE", "20")
+)
+"""Conversations one user may start per minute, counted in the database (all processes)."""
