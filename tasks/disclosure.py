@@ -27,6 +27,7 @@ SHORT: dict[str, str] = {
     "misconfigured": "is misconfigured for this request",
     "protocol_error": "sent an answer that broke its protocol",
     "no_backend": "had no backend available",
+    "answer_too_long": "sent an answer over the size limit",
 }
 """Backend error kinds (agentcore.errors) whose message holds upstream detail."""
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")

@@ -37,8 +37,10 @@ def changes_tasks(event: Event) -> bool:
 
 
 def needs_database(event: Event) -> bool:
-    """Whether rendering reads the database (else it can run on the event loop)."""
-    return event.type in {"run_started", "run_finished"} or changes_tasks(event)
+    """Whether rendering must leave the event loop (for Django's thread): it reads the
+    database, or it renders a whole answer as markdown (linear, but milliseconds for a long
+    one, and the event loop serves every socket of the process)."""
+    return event.type in {"run_started", "run_finished", "final"} or changes_tasks(event)
 
 
 _html_cache: OrderedDict[tuple[int, str, int, float], str] = OrderedDict()

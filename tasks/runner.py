@@ -199,7 +199,10 @@ async def execute_run(
             max_steps=settings.TASKWEB_MAX_STEPS,
             clock=clock,
             max_tokens_per_run=settings.TASKWEB_MAX_TOKENS_PER_RUN,
-            settings=ModelSettings(max_tokens=settings.TASKWEB_MAX_OUTPUT_TOKENS or None),
+            settings=ModelSettings(
+                max_tokens=settings.TASKWEB_MAX_OUTPUT_TOKENS or None,
+                max_answer_chars=settings.TASKWEB_MAX_ANSWER_CHARS or None,
+            ),
         )
         async with EventWriter(run, publish) as writer:
             async for ev in agent.run(messages, run_id=str(run.pk), approve=approve):

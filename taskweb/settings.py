@@ -203,3 +203,6 @@ TASKWEB_MAX_NEW_CONVERSATIONS_PER_MINUTE = int(
     os.environ.get("TASKWEB_MAX_NEW_CONVERSATIONS_PER_MINUTE", "20")
 )
 """Conversations one user may start per minute, counted in the database (all processes)."""
+TASKWEB_MAX_ANSWER_CHARS = int(os.environ.get("TASKWEB_MAX_ANSWER_CHARS", str(64 * 1024)))
+"""Characters one model answer may hold, whatever the server does: past it the stream is cut
+and the answer ends with a marker (0: no cap)."""
