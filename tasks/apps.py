@@ -16,4 +16,6 @@ class TasksConfig(AppConfig):
             from agentcore.breaker import CircuitBreaker, set_default_breaker
             from agentcore.breaker_redis import RedisBreakerStore
 
-            set_default_breaker(CircuitBreaker(RedisBreakerStore.from_url(settings.REDIS_URL)))
+            prefix = f"{settings.TASKWEB_CHANNEL_PREFIX}:breaker:"  # one deployment's names
+            store = RedisBreakerStore.from_url(settings.REDIS_URL, prefix=prefix)
+            set_default_breaker(CircuitBreaker(store))
