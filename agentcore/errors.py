@@ -97,5 +97,12 @@ class BackendProtocolError(BackendError):
     kind = "protocol_error"
 
 
+class AnswerTooLong(BackendProtocolError):
+    """The server's answer stream passed its size limit; asking again would do the same."""
+
+    retryable = False
+    kind = "answer_too_long"
+
+
 class StepLimitExceeded(AgentCoreError):
     """The model kept calling tools past the loop's step limit."""

@@ -28,7 +28,11 @@ from .errors import BackendError
 from .events import Event, EventFactory, EventType
 from .messages import Message, ToolCall
 from .pricing import cost
-from .toolcall_parsing import defuse_call_markup, looks_like_tool_call, parse_tool_calls
+from .toolcall_parsing import (
+    defuse_call_markup,
+    looks_like_tool_call,
+    parse_tool_calls_off_loop,
+)
 from .tools import ToolOutcome, ToolSet
 
 ApprovalFn = Callable[[ToolCall], Awaitable[bool]]
@@ -211,7 +215,8 @@ class Agent:
                 return
             duration = time.perf_counter() - call_started
             if not response.calls and response.text:
-                response.calls = parse_tool_calls(response.text, set(self.tools.tools))
+                known = set(self.tools.tools)
+                response.calls = await parse_tool_calls_off_loop(response.text, known)
                 response.recovered = bool(response.calls)
             if held and not response.calls:
                 yield event("token", text="".join(held), backend=response.info.name)

@@ -3,10 +3,17 @@
 Small and fine-tuned models often answer with `{"tool": "create_task", "arguments": {...}}`,
 `{"name": ..., "parameters": ...}`, a fenced ```json block or `<tool_call>...</tool_call>`
 tags. These pure functions find such calls; arguments may be an object or a JSON string.
+
+Model text is hostile, so every scan here is linear in the text's length: blocks are found
+with `str.find` from a position that only moves forward (the earlier regular expressions
+backtracked quadratically on a fence followed by whitespace: 40k characters took 14.7 s),
+and failed JSON decodes share a budget proportional to the text.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import re
 import uuid
@@ -15,13 +22,20 @@ from typing import Any
 
 from .messages import ToolCall
 
-_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
-_FENCED = re.compile(r"```(?:json|tool_call|tool)?\s*\n?(.*?)```", re.DOTALL)
+_TAG_OPEN, _TAG_CLOSE = "<tool_call>", "</tool_call>"
+_FENCE = "```"
+_FENCE_LANGUAGES = ("json", "tool_call", "tool")
 _NAME_KEYS = ("tool", "name", "function", "tool_name")
 _ARG_KEYS = ("arguments", "parameters", "args", "input")
 _decoder = json.JSONDecoder()
 _OPENER = re.compile(r"[{\[]")
 _MAX_FAILED_DECODES = 1000
+_DECODE_BUDGET_PER_CHAR = 4
+"""Characters failed decodes may read, per character of text: keeps the scan linear."""
+_HEAD_CHARS = 1024
+MAX_BLOCKS = 256
+"""Tagged or fenced blocks read per answer: far past any real answer's calls (the loop caps
+those lower), and a text of 300k empty fences is not worth 300k decodes."""
 
 
 _MARKUP = (("<tool_call>", "[tool_call]"), ("</tool_call>", "[/tool_call]"), ("```", "'''"))
@@ -41,7 +55,7 @@ def defuse_call_markup(text: str) -> str:
 
 def looks_like_tool_call(text: str) -> bool:
     """Cheap check the loop uses to hold back streamed tokens that may become a call."""
-    head = text.lstrip()[:12]
+    head = text[:_HEAD_CHARS].lstrip()[:12]  # called per token: never strip the whole text
     return head.startswith(("{", "[", "```", "<tool_call"))
 
 
@@ -54,7 +68,7 @@ def parse_arguments(raw: Any) -> dict[str, Any] | None:
     if isinstance(raw, str):
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return None
         return value if isinstance(value, dict) else None
     return None
@@ -80,17 +94,20 @@ def _json_values(text: str) -> Iterator[Any]:
     """Every top-level JSON object or array embedded in `text`.
 
     Model text is hostile: brackets nested past Python's recursion limit are not a call (they
-    would crash the loop), and the failed attempts are capped because each costs O(len(text)).
+    would crash the loop), and failed attempts are capped in number and in the characters
+    they read together (each may read to the end of the text).
     """
     index = 0
     failures = 0
+    budget = _DECODE_BUDGET_PER_CHAR * len(text) + 4096
     while (found := _OPENER.search(text, index)) is not None:
         start = found.start()
         try:
             value, end = _decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as exc:
             failures += 1
-            if failures > _MAX_FAILED_DECODES:
+            budget -= max(exc.pos - start, 1)
+            if failures > _MAX_FAILED_DECODES or budget < 0:
                 return
             index = start + 1
             continue
@@ -111,15 +128,47 @@ def _calls_in(text: str) -> list[ToolCall]:
     return calls
 
 
+def tagged_blocks(text: str) -> Iterator[str]:
+    """The insides of `<tool_call>...</tool_call>`; an unclosed tag runs to the end."""
+    index = 0
+    while (start := text.find(_TAG_OPEN, index)) >= 0:
+        start += len(_TAG_OPEN)
+        end = text.find(_TAG_CLOSE, start)
+        if end < 0:
+            yield text[start:].strip()
+            return
+        yield text[start:end].strip()
+        index = end + len(_TAG_CLOSE)
+
+
+def fenced_blocks(text: str) -> Iterator[str]:
+    """The insides of closed ``` fences, without a `json`/`tool_call`/`tool` language tag."""
+    index = 0
+    while (start := text.find(_FENCE, index)) >= 0:
+        start += len(_FENCE)
+        end = text.find(_FENCE, start)
+        if end < 0:
+            return  # no closing fence after this one, so none after any later one either
+        block = text[start:end]
+        for language in _FENCE_LANGUAGES:
+            if block.startswith(language):
+                block = block[len(language) :]
+                break
+        yield block.strip()
+        index = end + len(_FENCE)
+
+
 def parse_tool_calls(text: str, known_tools: set[str] | None = None) -> list[ToolCall]:
     """All tool calls written in `text`: tagged or fenced blocks, else an answer that is JSON.
 
     With `known_tools`, only calls to those names count, so JSON that merely mentions a
-    `name` key (a task the model is describing) is not mistaken for a call.
+    `name` key (a task the model is describing) is not mistaken for a call. Linear time in
+    `len(text)` (see the module docstring); still, a long answer is best parsed off the
+    event loop.
     """
     calls: list[ToolCall] = []
-    for pattern in (_TAGGED, _FENCED):
-        for block in pattern.findall(text):
+    for blocks in (tagged_blocks, fenced_blocks):
+        for block in itertools.islice(blocks(text), MAX_BLOCKS):
             calls.extend(_calls_in(block))
         if calls:
             break
@@ -130,3 +179,17 @@ def parse_tool_calls(text: str, known_tools: set[str] | None = None) -> list[Too
     if known_tools is not None:
         calls = [c for c in calls if c.name in known_tools]
     return calls
+
+
+OFF_LOOP_CHARS = 4096
+"""Texts longer than this are parsed in a worker thread (a 64 KiB answer takes milliseconds)."""
+
+
+async def parse_tool_calls_off_loop(
+    text: str, known_tools: set[str] | None = None
+) -> list[ToolCall]:
+    """`parse_tool_calls`, in a worker thread when `text` is long, so other sockets and runs
+    of the process are not held up while a long answer is scanned."""
+    if len(text) <= OFF_LOOP_CHARS:
+        return parse_tool_calls(text, known_tools)
+    return await asyncio.to_thread(parse_tool_calls, text, known_tools)

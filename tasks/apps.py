@@ -18,7 +18,9 @@ class TasksConfig(AppConfig):
             from agentcore.breaker import CircuitBreaker, set_default_breaker
             from agentcore.breaker_redis import RedisBreakerStore
 
-            set_default_breaker(CircuitBreaker(RedisBreakerStore.from_url(settings.REDIS_URL)))
+            prefix = f"{settings.TASKWEB_CHANNEL_PREFIX}:breaker:"  # one deployment's names
+            store = RedisBreakerStore.from_url(settings.REDIS_URL, prefix=prefix)
+            set_default_breaker(CircuitBreaker(store))
         # Each closed run is exported as an OpenTelemetry trace when OTEL_EXPORTER_OTLP_ENDPOINT
         # is set (off the hot path; tasks/otel_export.py).
         from .otel_export import on_run_closed

@@ -1,16 +1,28 @@
 """Turn a route (profile names and ad-hoc specs) into one agentcore backend.
 
-Backends are built once per distinct route and kept for the life of the process, so HTTP
-clients and loaded models are reused across conversations (a new httpx client costs ~15 ms).
-Named apart from `routing.py`, which holds the websocket URLs.
+Backends are built once per distinct route and kept (in a bounded LRU), so HTTP clients and
+loaded models are reused across conversations (a new httpx client costs ~15 ms). Named apart
+from `routing.py`, which holds the websocket URLs.
+
+Routes are the operator's. A signed-in user's route names enabled profiles (or `builtin`, or
+backends the process registered): where the server connects, and which key it sends, are
+never chosen by a user. Ad-hoc `kind:model@url` specs are for the operator's commands
+(`operator_routes()`), for `TASKWEB_ROUTE`, and for staff who may edit profiles anyway
+(`TASKWEB_STAFF_ADHOC_ROUTES`). An ad-hoc spec typed in the web app never carries
+`OPENAI_API_KEY`: a key goes only to a profile's own base URL, or where the operator's
+command line or `TASKWEB_ROUTE` sends it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -20,21 +32,97 @@ from agentcore.specs import BackendConfig, Timeouts, parse_spec
 
 from .models import BackendProfile
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    from .models import Conversation
+
 _registered: dict[str, Backend] = {}
-_cache: dict[tuple[str, bool], Backend] = {}
+_cache: OrderedDict[tuple[str, bool, bool], Backend] = OrderedDict()
 _lock = threading.Lock()
+_operator: ContextVar[bool] = ContextVar("taskweb_operator_routes", default=False)
+MAX_ROUTE_CHARS = 500
+
+
+class RouteRefused(ConfigError):
+    """A user named something that is not a backend profile they may use."""
+
+
+@contextmanager
+def operator_routes() -> Iterator[None]:
+    """Runs started inside are the operator's (a management command): ad-hoc specs allowed.
+
+    A context variable, so it reaches the run's tasks and Django's sync thread, and nothing
+    a web request starts.
+    """
+    token = _operator.set(True)
+    try:
+        yield
+    finally:
+        _operator.reset(token)
+
+
+def cache_limit() -> int:
+    return max(1, int(getattr(settings, "TASKWEB_ROUTE_CACHE_SIZE", 64)))
+
+
+def may_use_adhoc(user: AbstractBaseUser | AnonymousUser | None) -> bool:
+    """Ad-hoc specs: the operator's commands, and staff who could write a profile anyway."""
+    if _operator.get():
+        return True
+    return bool(
+        settings.TASKWEB_STAFF_ADHOC_ROUTES
+        and user is not None
+        and getattr(user, "is_staff", False)
+        and getattr(user, "has_perm", lambda _perm: False)("tasks.add_backendprofile")
+    )
+
+
+def user_route_names() -> list[str]:
+    """What a user may name in a route: enabled profiles, registered backends, `builtin`."""
+    names = set(BackendProfile.objects.filter(enabled=True).values_list("name", flat=True))
+    return sorted(names | set(_registered) | {"builtin"})
+
+
+def check_route(route: str, *, user: AbstractBaseUser | AnonymousUser | None) -> str:
+    """`route` cleaned (parts trimmed) if `user` may use it, else `RouteRefused` saying why.
+
+    The same answer for every refused part, whatever it names, so a refusal tells nothing
+    about the server (no file or host oracle).
+    """
+    if len(route) > MAX_ROUTE_CHARS:
+        raise RouteRefused(f"a route is at most {MAX_ROUTE_CHARS} characters")
+    parts = [p.strip() for p in route.split(",") if p.strip()]
+    if may_use_adhoc(user):
+        for part in parts:
+            if part not in _registered and ":" in part:
+                parse_spec(part)  # a typo is a clear ConfigError now, not at the next message
+        return ",".join(parts)
+    allowed = user_route_names()
+    for part in parts:
+        if part not in allowed:
+            raise RouteRefused(
+                f"{part[:80]!r} is not a backend profile you can use; pick one of "
+                f"{', '.join(allowed)} (an administrator adds profiles in the admin)"
+            )
+    return ",".join(parts)
 
 
 def register_backend(name: str, backend: Backend) -> None:
-    """Make a backend instance available to routes by name (tests, plugins, benchmarks)."""
+    """Make a backend instance available to routes by name (tests, plugins, benchmarks).
+
+    Registered names are the operator's code, so users may name them like profiles.
+    """
     _registered[name] = backend
-    with _lock:
-        for key in [k for k in _cache if name in k[0].split(",")]:
-            del _cache[key]
+    _forget(name)
 
 
 def unregister_backend(name: str) -> None:
     _registered.pop(name, None)
+    _forget(name)
+
+
+def _forget(name: str) -> None:
     with _lock:
         for key in [k for k in _cache if name in k[0].split(",")]:
             del _cache[key]
@@ -75,8 +163,12 @@ class ResolvedRoute:
     backends: tuple[Backend, ...]
 
 
-def resolve_part(part: str) -> Backend:
-    """One element of a route: a registered backend, an enabled profile, or a spec."""
+def resolve_part(part: str, *, keyed: bool = True) -> Backend:
+    """One element of a route: a registered backend, an enabled profile, or a spec.
+
+    `keyed`: an ad-hoc `openai_compat` spec sends `OPENAI_API_KEY` (the operator's command
+    line and `TASKWEB_ROUTE`); a spec a staff member typed in the web app sends no key.
+    """
     if part in _registered:
         return _registered[part]
     profile = BackendProfile.objects.filter(name=part).first()
@@ -89,20 +181,43 @@ def resolve_part(part: str) -> Backend:
             f"unknown backend {part!r}: not a profile name; a spec looks like "
             "'ollama:MODEL@http://HOST:11434' or 'builtin'"
         )
-    return build_backend(parse_spec(part))
+    return build_backend(parse_spec(part, api_key_env="OPENAI_API_KEY" if keyed else ""))
 
 
-def backend_for_route(route: str, *, local_only: bool = False) -> Backend:
-    """The (cached) backend for a route; several parts become a fallback chain."""
-    key = (route, local_only)
+def backend_for_conversation(conversation: Conversation) -> Backend:
+    """The backend a run of `conversation` uses, refusing a route its owner may not use.
+
+    An empty route is the operator's default. A stored route is checked again at run time:
+    one saved before routes were checked (or written straight to the database) ends the run
+    with `RouteRefused`, before any request is made.
+    """
+    local_only = conversation.local_only
+    if not conversation.route:
+        return backend_for_route(default_route(), local_only=local_only)
+    operator = _operator.get()
+    owner = None if operator else conversation.owner
+    route = check_route(conversation.route, user=owner)
+    return backend_for_route(route, local_only=local_only, keyed=operator)
+
+
+def backend_for_route(route: str, *, local_only: bool = False, keyed: bool = True) -> Backend:
+    """The (cached) backend for a route; several parts become a fallback chain.
+
+    The cache is an LRU of `TASKWEB_ROUTE_CACHE_SIZE` routes: each distinct route holds HTTP
+    pools (~110 KB), so an unbounded one grew with every route anyone typed. An evicted
+    backend stays alive while a run still holds it.
+    """
+    key = (route, local_only, keyed)
     with _lock:
         cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
     if cached is not None:
         return cached
     parts = [p.strip() for p in route.split(",") if p.strip()]
     if not parts:
         raise ConfigError("empty route")
-    backends = [resolve_part(p) for p in parts]
+    backends = [resolve_part(p, keyed=keyed) for p in parts]
     backend: Backend
     if len(backends) == 1 and not local_only:
         backend = backends[0]
@@ -112,6 +227,8 @@ def backend_for_route(route: str, *, local_only: bool = False) -> Backend:
         backend = FallbackBackend(backends, policy="local_only" if local_only else None)
     with _lock:
         _cache[key] = backend
+        while len(_cache) > cache_limit():
+            _cache.popitem(last=False)
     return backend
 
 

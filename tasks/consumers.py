@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 
 from agentcore.events import Event
 
-from . import rendering, selectors
+from . import disclosure, rendering, selectors
 from .models import Conversation
 from .ratelimit import RateLimiter
 from .relay import PROCESS_ID, RELAY, EventData, Outbox
@@ -207,6 +207,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_event(self, data: EventData) -> None:
         """The outbox's sender: one run event to this client, as JSON or as HTML fragments."""
+        data = disclosure.event_for(self.scope.get("user"), data)  # upstream detail: staff only
         if self.wants_json:
             await self.send(text_data=json.dumps(data, default=str))
             return

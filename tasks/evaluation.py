@@ -33,7 +33,7 @@ from agentcore.events import Event
 from agentcore.messages import ToolCall
 
 from . import services
-from .backend_routes import backend_for_route
+from .backend_routes import backend_for_route, operator_routes
 from .models import Conversation, Task
 from .runner import execute_run
 
@@ -99,7 +99,7 @@ def run_suite(
     backends = resolve_backends(routes)
     report = Report(suite=suite, backends=backends, started_at=timezone.now().isoformat())
     started = time.perf_counter()
-    with throwaway_database():
+    with throwaway_database(), operator_routes():  # an operator's tool: ad-hoc specs allowed
         asyncio.run(_run_all(report, cases, on_case, on_result, turn_timeout))
     report.duration_s = time.perf_counter() - started
     return report

@@ -2,8 +2,11 @@
 
 The rows come through the same ownership gate as the stats page (`stats.runs_in_scope`), and
 the same cap: the newest `stats.MAX_RUNS` runs of the period, and the steps of exactly those.
-CSV cells that a spreadsheet would run as a formula (= + - @ at the start of text) get a
-leading apostrophe: titles, reasons and payloads are hostile data.
+Titles, reasons and payloads are hostile data. CSV follows OWASP's CSV-injection advice:
+every cell is quoted; a text cell that starts with = + - @, a tab or a carriage return gets a
+leading apostrophe, and so does any such character right after a `,` or `;` inside a cell
+(a spreadsheet that splits on `;` and ignores quotes would start a cell there). Upstream
+error detail is for staff only (`disclosure`), as on the pages.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -20,7 +24,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 
-from . import stats
+from . import disclosure, stats
 from .models import AgentRun, RunStep
 
 RUN_FIELDS = (
@@ -35,6 +39,7 @@ STEP_FIELDS = (
 RUN_HEADER = ["id", "owner", *RUN_FIELDS[1:2], *RUN_FIELDS[3:]]
 STEP_HEADER = [*STEP_FIELDS, "tokens_estimated"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_AFTER_DELIMITER = re.compile(r"([,;\t\r\n])(?=[=+\-@\t\r])")
 
 
 def runs_for_export(*, user: AbstractBaseUser, period: stats.Period, all_users: bool) -> list[int]:
@@ -53,19 +58,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def run_rows(run_ids: list[int]) -> Iterator[dict[str, Any]]:
+def _public_errors(run_ids: list[int]) -> dict[int, str]:
+    """Each run's error line as a user may see it, from its last error step."""
+    steps = RunStep.objects.filter(run_id__in=run_ids, type="error").order_by("run_id", "seq")
+    return {
+        run_id: str(disclosure.public_payload("error", payload or {}).get("message") or "")
+        for run_id, payload in steps.values_list("run_id", "payload")
+    }
+
+
+def run_rows(run_ids: list[int], *, detail: bool = True) -> Iterator[dict[str, Any]]:
     rows = AgentRun.objects.filter(pk__in=run_ids).order_by("started_at", "id").values(*RUN_FIELDS)
+    errors = {} if detail else _public_errors(run_ids)
     for row in rows.iterator(chunk_size=1000):
         owner = row.pop("conversation__owner__username")
+        if not detail and row["error"]:
+            row["error"] = errors.get(row["id"]) or disclosure.scrub(row["error"])
         yield {"id": row.pop("id"), "owner": owner} | {k: _plain(v) for k, v in row.items()}
 
 
-def step_rows(run_ids: list[int]) -> Iterator[dict[str, Any]]:
+def step_rows(run_ids: list[int], *, detail: bool = True) -> Iterator[dict[str, Any]]:
     steps = RunStep.objects.filter(run_id__in=run_ids).order_by("run_id", "seq")
     steps = steps.values(*STEP_FIELDS)
     for row in steps.iterator(chunk_size=2000):
         payload = row["payload"] if isinstance(row["payload"], dict) else {}
         row["tokens_estimated"] = bool(payload.get("tokens_estimated"))
+        if not detail:
+            row["payload"] = disclosure.public_payload(row["type"], payload)
         yield {k: _plain(v) for k, v in row.items()}
 
 
@@ -76,11 +95,13 @@ def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
 
 
 def _cell(value: Any) -> Any:
+    """A value a spreadsheet shows as text, never runs: see the module docstring."""
     if isinstance(value, dict | list):
         value = json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    value = _FORMULA_AFTER_DELIMITER.sub(r"\1'", value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 class _Echo:
@@ -91,7 +112,7 @@ class _Echo:
 
 
 def _csv_lines(header: list[str], rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
     yield writer.writerow(header)
     for row in rows:
         yield writer.writerow([_cell(row[key]) for key in header])
@@ -104,10 +125,11 @@ def respond(
         raise Http404("No such export")
     run_ids = runs_for_export(user=user, period=period, all_users=all_users)
     make = run_rows if what == "runs" else step_rows
+    detail = disclosure.sees_detail(user)
 
     def rows() -> Iterator[dict[str, Any]]:
         for ids in _chunks(run_ids):
-            yield from make(ids)
+            yield from make(ids, detail=detail)
 
     filename = f"taskweb-{what}-{period}.{fmt}"
     if fmt == "json":

@@ -37,9 +37,16 @@ def changes_tasks(event: Event) -> bool:
 
 
 def needs_database(event: Event) -> bool:
-    """Whether rendering reads the database (else it can run on the event loop)."""
-    # Approval cards name the task they are about, read from the database.
-    database_types = {"run_started", "run_finished", "approval_required", "approval_decision"}
+    """Whether rendering must leave the event loop (for Django's thread): it reads the
+    database (approval cards name their task), or it renders a whole answer as markdown
+    (linear, but milliseconds for a long one, and the event loop serves every socket)."""
+    database_types = {
+        "run_started",
+        "run_finished",
+        "final",
+        "approval_required",
+        "approval_decision",
+    }
     return event.type in database_types or changes_tasks(event)
 
 

@@ -27,7 +27,7 @@ from agentcore.messages import ToolCall
 
 from . import services
 from .agent_tools import build_task_tools
-from .backend_routes import backend_for_route, default_route
+from .backend_routes import backend_for_conversation, default_route
 from .models import AgentRun, Conversation
 from .step_writer import step_writer
 
@@ -100,7 +100,7 @@ def _prepare(conversation: Conversation, text: str) -> _Prepared:
     run = services.run_create(conversation=conversation, user_message=message, route=route)
     backend: Backend | Exception
     try:
-        backend = backend_for_route(route, local_only=conversation.local_only)
+        backend = backend_for_conversation(conversation)
     except Exception as exc:  # raised inside the run, so that it ends failed with the reason
         backend = exc
     return _Prepared(run, services.history(conversation=conversation), conversation.owner, backend)
@@ -199,7 +199,10 @@ async def execute_run(
             max_steps=settings.TASKWEB_MAX_STEPS,
             clock=clock,
             max_tokens_per_run=settings.TASKWEB_MAX_TOKENS_PER_RUN,
-            settings=ModelSettings(max_tokens=settings.TASKWEB_MAX_OUTPUT_TOKENS or None),
+            settings=ModelSettings(
+                max_tokens=settings.TASKWEB_MAX_OUTPUT_TOKENS or None,
+                max_answer_chars=settings.TASKWEB_MAX_ANSWER_CHARS or None,
+            ),
         )
         async with EventWriter(run, publish) as writer:
             async for ev in agent.run(messages, run_id=str(run.pk), approve=approve):

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils import timezone
 
 from .models import AgentRun, Conversation, Message, RunStep, Task
 
 
 def conversation_list(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
     return Conversation.objects.filter(owner_id=user.pk).order_by("-updated_at")
+
+
+def conversations_started_recently(*, user: AbstractBaseUser, seconds: float) -> int:
+    """How many conversations `user` started in the last `seconds`: a cap every process shares,
+    since it is counted in the database."""
+    since = timezone.now() - dt.timedelta(seconds=seconds)
+    return Conversation.objects.filter(owner_id=user.pk, created_at__gte=since).count()
 
 
 def conversation_for_user(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -11,8 +12,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
-from .backend_routes import circuit_states, default_route
+from agentcore.errors import ConfigError
+
+from . import disclosure, selectors, services
+from .backend_routes import check_route, circuit_states, default_route
 from .chat_context import chat_extras
 from .models import BackendProfile, RunStep
 
@@ -55,22 +58,47 @@ def _context(request: HttpRequest, conv: Any) -> dict[str, Any]:
     context.update(chat_extras(request))
     if conv is not None:
         last = RunStep.objects.filter(run__conversation=conv).aggregate(m=Max("pk"))["m"]
+        runs = selectors.runs_with_steps(conversation=conv)
+        circuits = circuit_states(conv.route or default_route())
+        if not disclosure.sees_detail(user):
+            for run in runs:
+                disclosure.redact_steps(run.steps.all(), user=user)
+            circuits = [disclosure.public_breaker(c) for c in circuits]
         context.update(
             transcript=selectors.transcript(conversation=conv),
-            runs=selectors.runs_with_steps(conversation=conv),
+            runs=runs,
             last_step_id=last or 0,
             route_text=conv.route or default_route(),
-            circuits=circuit_states(conv.route or default_route()),
+            circuits=circuits,
         )
     return context
 
 
+def _refused(request: HttpRequest, status: int, code: str, title: str, text: str) -> HttpResponse:
+    back = request.headers.get("referer") or reverse("chat")
+    if not back.startswith(request.build_absolute_uri("/")):
+        back = reverse("chat")  # only ever a link back into this site
+    context = {"code": code, "title": title, "text": text, "back": back}
+    return render(request, "tasks/refused.html", context, status=status)
+
+
 @login_required
 @require_POST
-def conversation_new(request: HttpRequest) -> HttpResponseRedirect:
+def conversation_new(request: HttpRequest) -> HttpResponse:
+    try:
+        route = check_route(request.POST.get("route", ""), user=request.user)
+    except ConfigError as exc:
+        return _refused(request, 400, "bad_route", "That route cannot be used", str(exc))
+    cap = settings.TASKWEB_MAX_NEW_CONVERSATIONS_PER_MINUTE
+    if selectors.conversations_started_recently(user=request.user, seconds=60) >= cap:  # type: ignore[arg-type]
+        text = (
+            f"You started {cap} conversations in the last minute; wait a moment, "
+            "or continue one of them."
+        )
+        return _refused(request, 429, "too_many_conversations", "Slow down", text)
     conv = services.conversation_create(
         user=request.user,  # type: ignore[arg-type]
-        route=request.POST.get("route", "")[:500],
+        route=route,
         local_only=request.POST.get("local_only") == "1",
     )
     return HttpResponseRedirect(reverse("conversation", args=[conv.pk]))
@@ -78,9 +106,12 @@ def conversation_new(request: HttpRequest) -> HttpResponseRedirect:
 
 @login_required
 @require_POST
-def conversation_route(request: HttpRequest, conversation_id: int) -> HttpResponseRedirect:
+def conversation_route(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conv = selectors.conversation_get_or_404(user=request.user, conversation_id=conversation_id)  # type: ignore[arg-type]
-    conv.route = request.POST.get("route", "")[:500]
+    try:
+        conv.route = check_route(request.POST.get("route", ""), user=request.user)
+    except ConfigError as exc:
+        return _refused(request, 400, "bad_route", "That route cannot be used", str(exc))
     conv.local_only = request.POST.get("local_only") == "1"
     conv.save(update_fields=["route", "local_only", "updated_at"])
     return HttpResponseRedirect(reverse("conversation", args=[conv.pk]))

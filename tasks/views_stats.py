@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 
-from . import exports, projection, selectors, stats, timeline
+from . import disclosure, exports, projection, selectors, stats, timeline
 from .models import BackendProfile
 
 EXAMPLE = {"requests": 50_000, "avg_in": 500, "avg_out": 200}
@@ -174,6 +174,9 @@ def _as_data(initial: dict[str, Any]) -> QueryDict:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.run_for_user(user=request.user, run_id=run_id)  # type: ignore[arg-type]
     steps = list(run.steps.order_by("seq"))
+    if not disclosure.sees_detail(request.user):
+        run.error = disclosure.public_run_error(run.error, steps)
+        disclosure.redact_steps(steps, user=request.user)
     bars = timeline.run_timeline(run, steps)
     return render(
         request,

@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP goes to Django, websockets to the chat consumer.
 
-Origin checking and session authentication wrap the websocket routes, as Channels documents.
+Origin checking (exact scheme, host and port: `taskweb/origins.py`) and session
+authentication wrap the websocket routes.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from tasks.routing import websocket_urlpatterns  # noqa: E402
+from taskweb.origins import ExactOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": ExactOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
         ),
     }

@@ -6,6 +6,7 @@ engine). `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,24 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _deployment_namespace(database: dict[str, Any]) -> str:
+    """A name per database: two deployments on one Redis server never share channels.
+
+    Redis pub/sub ignores the database number in REDIS_URL, so without a prefix of their
+    own two deployments heard each other's run events (a conversation id of one is also a
+    conversation id of the other).
+    """
+    identity = "|".join(str(database.get(key) or "") for key in ("ENGINE", "NAME", "HOST", "PORT"))
+    return "taskweb-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+TASKWEB_CHANNEL_PREFIX = os.environ.get("TASKWEB_CHANNEL_PREFIX") or _deployment_namespace(
+    DATABASES["default"]
+)
+"""Namespace of this deployment's channel-layer groups and channels (and breaker keys) in
+Redis; by default derived from the database, so each database is its own deployment."""
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": (
         {
@@ -117,7 +136,7 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
             # 50 concurrent conversations in the benchmark, and its 5 s BZPOPMIN races
             # redis-py 8's 5 s socket timeout).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": TASKWEB_CHANNEL_PREFIX},
         }
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
@@ -196,3 +215,15 @@ TASKWEB_MAX_FRAME_BYTES = 64 * 1024
 TASKWEB_RATE_LIMIT = os.environ.get("TASKWEB_RATE_LIMIT", "20/60")
 """User messages allowed per window, as COUNT/SECONDS."""
 TASKWEB_MAX_CONCURRENT_RUNS = int(os.environ.get("TASKWEB_MAX_CONCURRENT_RUNS", "2"))
+TASKWEB_STAFF_ADHOC_ROUTES = env_bool("TASKWEB_STAFF_ADHOC_ROUTES", True)
+"""Staff who may add backend profiles may also type ad-hoc `kind:model@url` routes (sent
+without any API key); everyone else picks enabled profiles by name."""
+TASKWEB_ROUTE_CACHE_SIZE = int(os.environ.get("TASKWEB_ROUTE_CACHE_SIZE", "64"))
+"""Distinct routes whose backends (HTTP pools, loaded models) are kept, least recently used out."""
+TASKWEB_MAX_NEW_CONVERSATIONS_PER_MINUTE = int(
+    os.environ.get("TASKWEB_MAX_NEW_CONVERSATIONS_PER_MINUTE", "20")
+)
+"""Conversations one user may start per minute, counted in the database (all processes)."""
+TASKWEB_MAX_ANSWER_CHARS = int(os.environ.get("TASKWEB_MAX_ANSWER_CHARS", str(64 * 1024)))
+"""Characters one model answer may hold, whatever the server does: past it the stream is cut
+and the answer ends with a marker (0: no cap)."""

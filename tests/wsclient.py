@@ -16,7 +16,7 @@ ORIGIN = (b"origin", b"http://localhost")
 async def connect(user, conversation_id, *, fmt="json", origin=ORIGIN, after=None):
     from django.contrib.sessions.backends.db import SessionStore
 
-    headers = [origin] if origin else []
+    headers = [(b"host", b"localhost"), origin] if origin else [(b"host", b"localhost")]
     if user is not None:
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)

@@ -27,6 +27,7 @@ import httpx
 
 from ..compat import UTC, timeout
 from ..errors import (
+    AnswerTooLong,
     BackendError,
     BackendHTTPError,
     BackendProtocolError,
@@ -37,6 +38,13 @@ from ..errors import (
 )
 from ..specs import BackendConfig
 
+BODY_CHARS_PER_ANSWER_CHAR = 64
+"""A streamed body may be this many times the answer's character limit: the protocol's
+framing (an SSE event of ~150 characters may carry one token) fits, a runaway server not."""
+MAX_JSON_BYTES = 8 * 1024 * 1024
+"""A non-streamed answer (or a model list) larger than this is refused, not read whole."""
+MAX_ERROR_BYTES = 64 * 1024
+"""Only the start of an error body is read: it is cut to 300 characters anyway."""
 DRAIN_S = 0.05
 """How long a finished stream's leftover bytes may take before its connection is dropped."""
 _CONTEXT_PATTERNS = re.compile(
@@ -68,7 +76,7 @@ def error_message(body: str) -> str:
     """The human part of an error body: Ollama's `{"error": str}`, OpenAI's nested object."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body.strip()[:300]
     if isinstance(data, dict):
         err = data.get("error", data.get("detail", data.get("message")))
@@ -105,7 +113,7 @@ def parse_ndjson(line: str, *, backend: str = "") -> Any:
         return None
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BackendProtocolError(
             f"{backend}: malformed JSON line in stream: {line[:120]!r}", backend=backend
         ) from None
@@ -247,10 +255,22 @@ class HttpEdge:
             f"{self.name}: cannot reach {self.config.base_url} ({detail})", backend=self.name
         )
 
+    async def _read_capped(self, response: httpx.Response, limit: int) -> bytes | None:
+        """The body, or None when it passes `limit` bytes (the rest is never read)."""
+        parts: list[bytes] = []
+        size = 0
+        async for part in response.aiter_bytes():
+            parts.append(part)
+            size += len(part)
+            if size > limit:
+                return None
+        return b"".join(parts)
+
     async def _raise_for_status(self, response: httpx.Response) -> None:
         if response.status_code < 400:
             return
-        body = (await response.aread()).decode("utf-8", "replace")
+        raw = await self._read_capped(response, MAX_ERROR_BYTES)
+        body = (raw if raw is not None else b"(error body too large)").decode("utf-8", "replace")
         raise error_for_status(
             response.status_code,
             self.redact(error_message(body)),
@@ -290,24 +310,34 @@ class HttpEdge:
             raise self._transport_error(exc, started=False) from None
         try:
             await self._raise_for_status(response)
-            raw = await response.aread()
+            raw = await self._read_capped(response, MAX_JSON_BYTES)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, started=True) from None
         finally:
             await response.aclose()
+        if raw is None:
+            raise AnswerTooLong(
+                f"{self.name}: answer over {MAX_JSON_BYTES} bytes", backend=self.name
+            )
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BackendProtocolError(
                 f"{self.name}: malformed JSON answer: {raw[:120]!r}", backend=self.name
             ) from None
 
     @asynccontextmanager
-    async def stream_lines(self, path: str, body: Any) -> AsyncIterator[AsyncIterator[list[str]]]:
+    async def stream_lines(
+        self, path: str, body: Any, *, answer_chars: int | None = None
+    ) -> AsyncIterator[AsyncIterator[list[str]]]:
         """POST `body` and yield the answer's lines in batches, guarded by the timeouts.
 
-        Leaving the block closes the response, so a cancelled run stops the server too.
+        Leaving the block closes the response, so a cancelled run stops the server too. With
+        `answer_chars`, a body past `BODY_CHARS_PER_ANSWER_CHAR` times it is an error: the
+        backend's `AnswerBudget` cuts the answer's text long before, so only a stream of
+        framing without content (or one endless line) gets here.
         """
+        max_body = answer_chars * BODY_CHARS_PER_ANSWER_CHAR if answer_chars else None
         t = self.config.timeouts
         started = time.monotonic()
         request = self.client.build_request("POST", path, json=body, headers=self.headers())
@@ -321,7 +351,7 @@ class HttpEdge:
             raise self._transport_error(exc, started=False) from None
         try:
             await self._raise_for_status(response)
-            batches = self._guard(response.aiter_text(), started)
+            batches = self._guard(response.aiter_text(), started, max_body)
             yield batches
             await self._drain(batches)
         except httpx.HTTPError as exc:
@@ -344,7 +374,9 @@ class HttpEdge:
         except (TimeoutError, BackendError, httpx.HTTPError):
             pass
 
-    async def _guard(self, texts: AsyncIterator[str], started: float) -> AsyncIterator[list[str]]:
+    async def _guard(
+        self, texts: AsyncIterator[str], started: float, max_body: int | None = None
+    ) -> AsyncIterator[list[str]]:
         """The answer's complete lines, a batch per network read, under the timeouts.
 
         Batches, not single lines: a backend turns a batch into as few chunks as it can
@@ -354,6 +386,7 @@ class HttpEdge:
         t = self.config.timeouts
         first = True
         carry = ""
+        seen = 0
         while True:
             remaining = t.total - (time.monotonic() - started)
             limit = min(t.first_token, remaining) if first else remaining
@@ -371,6 +404,11 @@ class HttpEdge:
             except httpx.HTTPError as exc:
                 raise self._transport_error(exc, started=True) from None
             first = False
+            seen += len(text)
+            if max_body is not None and seen > max_body:
+                raise AnswerTooLong(
+                    f"{self.name}: answer stream passed {max_body} characters", backend=self.name
+                )
             *lines, carry = (carry + text).split("\n")
             if lines:
                 yield lines

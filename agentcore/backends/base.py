@@ -7,6 +7,7 @@ latency. The loop does that once for all of them, so no backend repeats it.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,9 @@ class ModelSettings:
     max_tokens: int | None = None
     num_ctx: int | None = None
     """Context window to ask for (Ollama's `num_ctx`)."""
+    max_answer_chars: int | None = 64 * 1024
+    """Characters one answer may hold (text and tool-call arguments), whatever the server
+    does with `max_tokens`: past it the stream is cut and the answer ends with a marker."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,14 +110,59 @@ class NoticeChunk:
 Chunk: TypeAlias = TextDelta | ToolCallChunk | UsageChunk | NoticeChunk
 
 
+def truncation_marker(limit: int) -> str:
+    return f"\n\n[answer cut: it passed the limit of {limit} characters]"
+
+
+@dataclass
+class AnswerBudget:
+    """What one answer may still hold; the streams of every network backend pass through it.
+
+    A server may ignore `max_tokens` (or be hostile): without a cap, one answer grew the
+    process without bound and fed megabytes to every parser after it.
+    """
+
+    limit: int | None
+    used: int = 0
+    cut: bool = False
+    """True once the limit was reached: the caller stops reading the stream."""
+
+    def take(self, chunks: Sequence[Chunk]) -> list[Chunk]:
+        """The chunks that fit; the one that does not is cut and ends with the marker."""
+        if self.limit is None:
+            return list(chunks)
+        out: list[Chunk] = []
+        for chunk in chunks:
+            if isinstance(chunk, TextDelta):
+                size = len(chunk.text)
+            elif isinstance(chunk, ToolCallChunk):
+                size = len(chunk.call.name) + len(json.dumps(chunk.call.arguments, default=str))
+            else:
+                out.append(chunk)  # usage and notices cost nothing
+                continue
+            if self.cut:
+                continue
+            if self.used + size <= self.limit:
+                self.used += size
+                out.append(chunk)
+                continue
+            self.cut = True
+            head = chunk.text[: self.limit - self.used] if isinstance(chunk, TextDelta) else ""
+            out.append(TextDelta(head + truncation_marker(self.limit)))
+            self.used = self.limit
+        return out
+
+
 def decode_batch(
     feed: Callable[[list[Chunk]], bool],
+    budget: AnswerBudget | None = None,
 ) -> tuple[list[Chunk], bool, BackendError | None]:
     """Decode one batch of a stream's lines: (its chunks, whether the answer ended, the error).
 
     `feed` appends the chunks its lines make and says whether the answer's last line came.
     Adjacent text deltas are joined, so what arrived together is relayed as one token event.
     What came before an error line is returned with the error, to be relayed before it.
+    With a `budget`, an answer past its limit ends here: cut, with a marker.
     """
     made: list[Chunk] = []
     done, error = False, None
@@ -128,6 +177,10 @@ def decode_batch(
             out[-1] = TextDelta(previous.text + chunk.text)
         else:
             out.append(chunk)
+    if budget is not None:
+        out = budget.take(out)
+        if budget.cut:
+            return out, True, None
     return out, done, error
 
 

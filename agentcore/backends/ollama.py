@@ -23,6 +23,7 @@ from ..messages import Message, ToolCall
 from ..specs import BackendConfig
 from ._http import HttpEdge, parse_ndjson
 from .base import (
+    AnswerBudget,
     Backend,
     Chunk,
     ModelRequest,
@@ -124,9 +125,10 @@ class OllamaBackend(Backend):
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         path, body = self._body(request)
-        async with self.http.stream_lines(path, body) as batches:
+        budget = AnswerBudget(request.settings.max_answer_chars)
+        async with self.http.stream_lines(path, body, answer_chars=budget.limit) as batches:
             async for lines in batches:
-                chunks, done, error = decode_batch(functools.partial(self._feed, lines))
+                chunks, done, error = decode_batch(functools.partial(self._feed, lines), budget)
                 for chunk in chunks:
                     yield chunk
                 if error is not None:

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import BackendHTTPError, BackendProtocolError, ModelNotFound
 from ..specs import BackendConfig
 from ._http import HttpEdge, SSEEvent, SSEParser
-from .base import Backend, Chunk, ModelRequest, NoticeChunk, decode_batch
+from .base import AnswerBudget, Backend, Chunk, ModelRequest, NoticeChunk, decode_batch
 from .wire import StreamDecoder, chat_body, completion_chunks, info_from_config
 
 
@@ -61,10 +61,12 @@ class OpenAICompatBackend(Backend):
         decoder = StreamDecoder()
         done = False
         sse = SSEParser()
-        async with self.http.stream_lines("/chat/completions", body) as batches:
+        budget = AnswerBudget(request.settings.max_answer_chars)
+        stream = self.http.stream_lines("/chat/completions", body, answer_chars=budget.limit)
+        async with stream as batches:
             async for lines in batches:
                 feed = functools.partial(self._feed, decoder, map(sse.feed, lines))
-                chunks, done, error = decode_batch(feed)
+                chunks, done, error = decode_batch(feed, budget)
                 for chunk in chunks:
                     yield chunk
                 if error is not None:
@@ -77,7 +79,7 @@ class OpenAICompatBackend(Backend):
                 for chunk in last:
                     yield chunk
         if decoder.produced_output and (done or decoder.finish_reason):
-            for chunk in decoder.finish(request):
+            for chunk in budget.take(decoder.finish(request)):
                 yield chunk
             return
         if decoder.text:
@@ -100,7 +102,7 @@ class OpenAICompatBackend(Backend):
                 f"{self.info.name}: answer is not a JSON object", backend=self.info.name
             )
         self._raise_embedded_error(answer)
-        for chunk in completion_chunks(answer, request):
+        for chunk in budget.take(completion_chunks(answer, request)):
             yield chunk
 
     def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
@@ -138,7 +140,7 @@ class OpenAICompatBackend(Backend):
     def _decode(self, data: str) -> dict[str, Any]:
         try:
             value = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the recursion limit: not an answer
             raise BackendProtocolError(
                 f"{self.info.name}: malformed JSON in SSE stream: {data[:120]!r}",
                 backend=self.info.name,

@@ -108,11 +108,15 @@ def daphne(env: dict[str, str], port: int):
 
 SETUP = """
 from django.contrib.auth import get_user_model
+from tasks.models import BackendProfile
 from tasks.services import conversation_create
 u = get_user_model().objects.create_user("alice", password="alice-pw-123!")
+BackendProfile.objects.create(
+    name="dead-ollama", kind="ollama", model="task-api-model", base_url="http://127.0.0.1:9"
+)
 a = conversation_create(user=u, route="builtin")
-b = conversation_create(user=u, route="ollama:task-api-model@http://127.0.0.1:9,builtin")
-c = conversation_create(user=u, route="ollama:task-api-model@http://127.0.0.1:9,builtin")
+b = conversation_create(user=u, route="dead-ollama,builtin")
+c = conversation_create(user=u, route="dead-ollama,builtin")
 print(a.pk, b.pk, c.pk)
 """
 

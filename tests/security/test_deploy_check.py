@@ -24,7 +24,7 @@ from run_helpers import make_conversation, run_turn
 from agentcore.messages import ToolCall
 from agentcore.testing.faults import status
 from agentcore.testing.server import ScriptedServer
-from tasks.models import AgentRun, Message, RunStep
+from tasks.models import AgentRun, BackendProfile, Message, RunStep
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-test-canary-" + "7" * 24
@@ -123,7 +123,11 @@ async def test_the_api_key_and_secret_key_never_show_in_events_steps_pages_or_lo
         status(401, leaked_back),  # an upstream that echoes the key in its error
     ]
     async with ScriptedServer(script) as server:
-        conv = await make_conversation(alice, f"openai_compat:m@{server.url}/v1")
+        await BackendProfile.objects.acreate(
+            name="keyed", kind="openai_compat", model="m", base_url=f"{server.url}/v1",
+            api_key_env="OPENAI_API_KEY",
+        )  # fmt: skip
+        conv = await make_conversation(alice, "keyed")
         first, events = await run_turn(conv, "add ship it")
         second, more = await run_turn(conv, "and again")
     assert first.status == "completed" and second.status == "failed"

@@ -18,7 +18,7 @@ from agentcore.messages import ToolCall
 from agentcore.testing import ScriptedBackend
 from agentcore.testing.server import ScriptedServer
 from agentcore.toolcall_parsing import parse_tool_calls
-from tasks.models import Task
+from tasks.models import BackendProfile, Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,7 +98,9 @@ async def test_an_obedient_model_over_the_wire_waits_for_approval(alice, kind, s
     tasks = await alices_tasks(alice)
     async with ScriptedServer(obedient(style)) as server:
         url = f"{server.url}/v1" if kind == "openai_compat" else server.url
-        conv = await make_conversation(alice, f"{kind}:obedient@{url}")
+        name = f"obedient-{kind}-{style}".replace("_", "-")
+        await BackendProfile.objects.acreate(name=name, kind=kind, model="obedient", base_url=url)
+        conv = await make_conversation(alice, name)
         run, events = await run_turn(conv, "What's on my list?")
     assert len(calls_of(events, "delete_task")) == 2
     assert [e.payload["decision"] for e in events if e.type == "approval_decision"] == [

@@ -113,7 +113,7 @@ def test_bob_exports_only_his_run_and_staff_export_everyones(
 def test_an_empty_period_exports_no_rows(bob, client):
     client.force_login(bob)
     _, body = download(client, "/export/steps.csv?period=24h")
-    assert body.splitlines() == [",".join(STEP_HEADER)]
+    assert body.splitlines() == [",".join(f'"{name}"' for name in STEP_HEADER)]
     _, body = download(client, "/export/steps.json?period=24h")
     assert json.loads(body)["steps"] == []
 

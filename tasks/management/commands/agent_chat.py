@@ -14,7 +14,7 @@ from agentcore.errors import ConfigError
 from agentcore.events import Event
 from agentcore.messages import ToolCall
 from tasks import services
-from tasks.backend_routes import backend_for_route, close_all
+from tasks.backend_routes import backend_for_route, close_all, operator_routes
 from tasks.models import Conversation
 from tasks.runner import execute_run
 
@@ -78,7 +78,8 @@ class Command(BaseCommand):
             backend_for_route(conversation.route or _default(), local_only=conversation.local_only)
         except ConfigError as exc:
             raise CommandError(str(exc)) from exc
-        asyncio.run(self._turns(conversation, options))
+        with operator_routes():  # the operator's command line: ad-hoc specs and their key
+            asyncio.run(self._turns(conversation, options))
 
     async def _turns(self, conversation: Conversation, options: dict[str, Any]) -> None:
         as_json = options["json"]
