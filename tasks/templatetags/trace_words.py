@@ -70,7 +70,7 @@ def relative_time(value: Any, now: dt.datetime | None = None) -> str:
     if not isinstance(when, dt.datetime):
         return ""
     if timezone.is_naive(when):
-        when = timezone.make_aware(when, dt.UTC)
+        when = timezone.make_aware(when, dt.timezone.utc)
     delta = (when - (now or timezone.now())).total_seconds()
     if abs(delta) < 1:
         return "now"
