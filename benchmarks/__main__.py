@@ -19,7 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import builtin_engine, client_overhead, concurrency, e2e, idle, loop_overhead, streaming
+from . import (
+    builtin_engine,
+    client_overhead,
+    concurrency,
+    e2e,
+    floor,
+    idle,
+    loop_overhead,
+    streaming,
+)
 from .report import Progress, markdown_table
 from .sizes import PRESETS, Sizes
 from .stats import Figure, machine
@@ -34,6 +43,7 @@ BENCHMARKS: list[tuple[str, Runner, bool]] = [
     (concurrency.NAME, concurrency.run, True),
     (builtin_engine.NAME, builtin_engine.run, False),
     (idle.NAME, idle.run, True),
+    (floor.NAME, floor.run, True),
 ]
 
 

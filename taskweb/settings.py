@@ -6,6 +6,7 @@ engine). `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -194,3 +195,13 @@ TASKWEB_MAX_FRAME_BYTES = 64 * 1024
 TASKWEB_RATE_LIMIT = os.environ.get("TASKWEB_RATE_LIMIT", "20/60")
 """User messages allowed per window, as COUNT/SECONDS."""
 TASKWEB_MAX_CONCURRENT_RUNS = int(os.environ.get("TASKWEB_MAX_CONCURRENT_RUNS", "2"))
+
+# Context budget: how much history one turn reads and sends (tasks/history.py).
+TASKWEB_CONTEXT_MESSAGES = int(os.environ.get("TASKWEB_CONTEXT_MESSAGES", "40"))
+"""Newest messages a turn reads (plus the conversation's first user message, pinned)."""
+TASKWEB_CONTEXT_TOKENS = int(os.environ.get("TASKWEB_CONTEXT_TOKENS", "6000"))
+"""Estimated tokens of history sent to the model per request."""
+TASKWEB_CONTEXT_BY_PROFILE: dict[str, dict[str, int]] = json.loads(
+    os.environ.get("TASKWEB_CONTEXT_BY_PROFILE", "{}")
+)
+"""Per backend profile overrides, e.g. {"small-local": {"messages": 12, "tokens": 2000}}."""
