@@ -26,6 +26,7 @@ from . import (
     e2e,
     floor,
     idle,
+    long_conversation,
     loop_overhead,
     streaming,
 )
@@ -44,6 +45,7 @@ BENCHMARKS: list[tuple[str, Runner, bool]] = [
     (builtin_engine.NAME, builtin_engine.run, False),
     (idle.NAME, idle.run, True),
     (floor.NAME, floor.run, True),
+    (long_conversation.NAME, long_conversation.run, True),
 ]
 
 

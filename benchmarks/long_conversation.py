@@ -57,14 +57,14 @@ async def _full_app(sizes: Sizes, progress: Any) -> list[Figure]:
     early_cpu, early_ms = _window_cpu(windows, *early)
     late_cpu, late_ms = _window_cpu(windows, *late)
     ratio = late_cpu / early_cpu if early_cpu else float("nan")
-    span = f"turns {late[0]}–{late[1]} / turns {early[0]}–{early[1]}"
+    span = f"turns {late[0]}-{late[1]} / turns {early[0]}-{early[1]}"
     return [
         Figure.single(
-            NAME, f"full app: server CPU per turn, turns {early[0]}–{early[1]}", early_cpu,
+            NAME, f"full app: server CPU per turn, turns {early[0]}-{early[1]}", early_cpu,
             note=f"{n} conversations side by side; message→final median {early_ms:.1f} ms",
         ),
         Figure.single(
-            NAME, f"full app: server CPU per turn, turns {late[0]}–{late[1]}", late_cpu,
+            NAME, f"full app: server CPU per turn, turns {late[0]}-{late[1]}", late_cpu,
             note=f"{errors} errors; message→final median {late_ms:.1f} ms",
         ),
         Figure.single(
