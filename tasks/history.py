@@ -4,7 +4,8 @@ Loading the whole history made every turn cost more than the last: at 100 turns 
 turn's p95 had doubled and the server's memory grew with each conversation (issue #15). A
 turn reads only what its context budget can use: the newest `messages` rows, plus the
 conversation's first user message, pinned, so the model keeps the request that started it.
-Only the columns a model message needs are read, as tuples: no model instances, and no ORM\nquery building (it cost ten times the query).
+Only the columns a model message needs are read, as tuples: no model instances, and no ORM
+query building (it cost ten times the query).
 
 The budget is a setting (`TASKWEB_CONTEXT_MESSAGES`, `TASKWEB_CONTEXT_TOKENS`), overridden
 per backend profile by `TASKWEB_CONTEXT_BY_PROFILE` (no migration: keyed by profile name).
