@@ -30,6 +30,7 @@ from . import (
     loop_overhead,
     streaming,
 )
+from .procfs import load_average
 from .report import Progress, markdown_table
 from .sizes import PRESETS, Sizes
 from .stats import Figure, machine
@@ -79,11 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(Path(__file__).resolve().parents[1])  # subprocesses find `benchmarks` and manage.py
     progress = Progress(len(BENCHMARKS))
     started = time.monotonic()
+    load_before = load_average()
     figures = asyncio.run(run_all(sizes, progress))
     progress.done()
     wall = time.monotonic() - started
+    load_after = load_average()
     command = "python -m benchmarks" + (" --quick" if preset == "quick" else "")
-    print(f"\n{command} — {preset} run, {wall:.0f}s\n")
+    print(f"\n{command} — {preset} run, {wall:.0f}s")
+    print(f"load average (1/5/15 min): {load_before} before, {load_after} after\n")
     print(markdown_table(figures))
     missed = [f for f in figures if f.verdict == "MISS"]
     print(f"\n{len(missed)} target(s) missed" if missed else "\nevery target met")
@@ -93,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             "preset": preset,
             "started_at": datetime.now(UTC).isoformat(),
             "wall_s": wall,
+            "load_average": {"before": load_before, "after": load_after},
             "machine": machine(),
             "figures": [f.to_dict() for f in figures],
         }

@@ -11,9 +11,11 @@ run limit (TASKWEB_MAX_CONCURRENT_RUNS) keeps its default.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -73,6 +75,7 @@ class Database:
         self.kind = kind
         self.dir = tempfile.TemporaryDirectory(prefix="bench-db-")
         self.pg_name = f"taskweb_bench_{uuid.uuid4().hex[:8]}"
+        self.migrated = False
         if kind == "sqlite":
             self.env = {"DATABASE_URL": f"sqlite:///{self.dir.name}/bench.sqlite3"}
         else:
@@ -82,6 +85,9 @@ class Database:
     def __enter__(self) -> Database:
         if self.kind == "postgres":
             self._admin(f'CREATE DATABASE "{self.pg_name}"')
+        else:
+            shutil.copyfile(_migrated_sqlite(), Path(self.dir.name) / "bench.sqlite3")
+            self.migrated = True
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -115,14 +121,36 @@ class Database:
         """Users, conversations and session cookies, made by `benchmarks.setup_db`."""
         command = [sys.executable, "-m", "benchmarks.setup_db", "--users", str(users),
                    "--route", route, "--prefix", prefix]  # fmt: skip
+        if self.migrated:
+            command.append("--no-migrate")
         env = {**os.environ, **SERVER_ENV, **self.env}
         if "REDIS_URL" not in self.env:
             env.pop("REDIS_URL", None)
         done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"setup_db failed:\n{done.stderr[-3000:]}")
+        self.migrated = True
         result: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
         return result
+
+
+_TEMPLATE: list[Path] = []
+"""A migrated SQLite file made once per run, copied for each throw-away database."""
+
+
+def _migrated_sqlite() -> Path:
+    if not _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="bench-template-"))
+        path = folder / "template.sqlite3"
+        env = {**os.environ, **SERVER_ENV, "DATABASE_URL": f"sqlite:///{path}"}
+        env.pop("REDIS_URL", None)
+        command = [sys.executable, "-m", "benchmarks.setup_db", "--users", "0"]
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"migrating the template database failed:\n{done.stderr[-3000:]}")
+        atexit.register(shutil.rmtree, folder, True)
+        _TEMPLATE.append(path)
+    return _TEMPLATE[0]
 
 
 def _free_port() -> int:
