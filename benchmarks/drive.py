@@ -12,6 +12,7 @@ import asyncio
 import os
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +52,11 @@ class Window:
     @property
     def statements_per_turn(self) -> float:
         return self.statements / max(1, self.turns)
+
+    def failures(self) -> str:
+        """Why turns failed: refusal codes, final statuses and client errors, counted."""
+        reasons = Counter(r.refusal or r.status or "no end" for r in self.results if not r.ok)
+        return ", ".join(f"{reason} x{n}" for reason, n in reasons.most_common())
 
     def to_final_ms(self) -> list[float]:
         return [r.to_final_ms for r in self.results if r.ok and r.to_final_ms is not None]

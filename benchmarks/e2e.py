@@ -42,7 +42,8 @@ async def _level(
     latency = Figure.of(
         NAME, f"{label}: {n} concurrent, message→final", window.to_final_ms(),
         target=f"< {target:g} ms p95" if target else "",
-        note=f"{window.errors} errors", extra={"errors": window.errors},
+        note=f"{window.errors} errors {window.failures()}".strip(),
+        extra={"errors": window.errors},
     )  # fmt: skip
     if target:
         latency.judge(latency.p95 < target and window.errors == 0)

@@ -65,14 +65,16 @@ def _variant_figures(kind: str, v: Variant, n: int) -> list[Figure]:
     windows = v.windows
     errors = sum(w.errors for w in windows)
     loads = ", ".join(f"{w.load:.1f}" for w in windows)
+    failures = "; ".join(w.failures() for w in windows if w.errors)
     samples = [ms for w in windows for ms in w.to_final_ms()]
     rep_p95 = [Figure.of(NAME, "", w.to_final_ms()).p95 for w in windows]
     connections = sum(w.connections for w in windows)
     figures = [
         Figure.of(
             NAME, f"{kind}: {v.label}, {n} concurrent, server CPU per turn", v.cpu(),
-            note=f"median of {len(windows)} repetitions; load {loads}; {errors} errors",
-            extra={"load_1m": [w.load for w in windows], "errors": errors},
+            note=f"median of {len(windows)} repetitions; load {loads}; {errors} errors"
+            + (f" ({failures})" if failures else ""),
+            extra={"load_1m": [w.load for w in windows], "errors": errors, "failures": failures},
         ),
         Figure.of(
             NAME, f"{kind}: {v.label}, {n} concurrent, message→final", samples,

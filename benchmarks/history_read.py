@@ -17,6 +17,8 @@ import os
 import time
 
 REPEATS = 50
+WINDOW_FULL = 20
+"""A turn by which the default window (40 messages) is full: 4 rows a turn."""
 
 
 def main() -> None:
@@ -54,7 +56,7 @@ def main() -> None:
                         tool_call_id=call.id, name=call.name),
             CoreMessage(role="assistant", content=f"Created task #{n}."),
         ])  # fmt: skip
-        if n in {2, args.turns}:
+        if n in {2, WINDOW_FULL, args.turns}:
             for name, read in readers.items():
                 read()  # warm
                 samples = []
