@@ -269,7 +269,10 @@ async def turn(ws: ClientConnection, text: str, *, limit_s: float = 120) -> Turn
                 return result
 
 
-HTML_END = re.compile(r'class="run-summary status-(?!running)(\w+)"')
+HTML_END = re.compile(r'class="run-summary status-(?!running)(\w+)" hx-swap-oob="true"')
+"""The run summary swapped in at `run_finished`. Not the one inside the run's header: that is
+rendered from the database when `run_started` is delivered, which under load can be after
+the run ended, so it may already show the final status."""
 HTML_FINAL = re.compile(r'id="answer-\d+" hx-swap-oob="true" class="msg assistant')
 HTML_REFUSAL = re.compile(r'class="notice error" data-code="([\w-]+)"')
 
@@ -278,7 +281,7 @@ async def turn_html(ws: ClientConnection, text: str, *, limit_s: float = 120) ->
     """One message sent as a browser sends it (htmx's ws-send form shape), read to the run's end.
 
     The frames are HTML fragments; the run's end is the out-of-band run summary with a final
-    status, and `final` the frame that swaps the answer in.
+    status (`HTML_END`), and `final` the frame that swaps the answer in.
     """
     result = TurnResult(sent=time.time())
     headers = {"HX-Request": "true", "HX-Trigger": "composer", "HX-Trigger-Name": None,
