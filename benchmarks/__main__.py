@@ -71,7 +71,7 @@ async def run_all(sizes: Sizes, progress: Progress) -> list[Figure]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help="smaller runs (< 2 min on 2 cores)")
+    group.add_argument("--quick", action="store_true", help="fewer samples, every scenario")
     group.add_argument("--preset", choices=sorted(PRESETS), help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="OUT", help="write every figure and the machine here")
     args = parser.parse_args(argv)

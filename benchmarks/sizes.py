@@ -1,4 +1,4 @@
-"""How big each benchmark runs: `full`, `quick` (< 2 min on 2 cores) and `smoke` (the test).
+"""How big each benchmark runs: `full`, `quick` (fewer samples, every scenario) and `smoke`.
 
 Kept in one record so the three presets can be compared at a glance, and so the smoke test
 runs the very same code paths with tiny numbers.
