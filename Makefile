@@ -37,7 +37,7 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## bench: the benchmarks of benchmarks/ (prints a table, writes JSON); BENCH_ARGS=--quick for < 2 min
+## bench: the benchmarks of benchmarks/ (prints a table, writes JSON); BENCH_ARGS=--quick for a shorter run
 BENCH_ARGS ?= --json benchmarks/results/latest.json
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks $(BENCH_ARGS)

@@ -21,7 +21,18 @@ from typing import Any
 
 from agentcore.compat import UTC
 
-from . import builtin_engine, client_overhead, concurrency, e2e, idle, loop_overhead, streaming
+from . import (
+    builtin_engine,
+    client_overhead,
+    concurrency,
+    e2e,
+    floor,
+    idle,
+    long_conversation,
+    loop_overhead,
+    streaming,
+)
+from .procfs import load_average
 from .report import Progress, markdown_table
 from .sizes import PRESETS, Sizes
 from .stats import Figure, machine
@@ -36,6 +47,8 @@ BENCHMARKS: list[tuple[str, Runner, bool]] = [
     (concurrency.NAME, concurrency.run, True),
     (builtin_engine.NAME, builtin_engine.run, False),
     (idle.NAME, idle.run, True),
+    (floor.NAME, floor.run, True),
+    (long_conversation.NAME, long_conversation.run, True),
 ]
 
 
@@ -60,7 +73,7 @@ async def run_all(sizes: Sizes, progress: Progress) -> list[Figure]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help="smaller runs (< 2 min on 2 cores)")
+    group.add_argument("--quick", action="store_true", help="fewer samples, every scenario")
     group.add_argument("--preset", choices=sorted(PRESETS), help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="OUT", help="write every figure and the machine here")
     args = parser.parse_args(argv)
@@ -69,11 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(Path(__file__).resolve().parents[1])  # subprocesses find `benchmarks` and manage.py
     progress = Progress(len(BENCHMARKS))
     started = time.monotonic()
+    load_before = load_average()
     figures = asyncio.run(run_all(sizes, progress))
     progress.done()
     wall = time.monotonic() - started
+    load_after = load_average()
     command = "python -m benchmarks" + (" --quick" if preset == "quick" else "")
-    print(f"\n{command} — {preset} run, {wall:.0f}s\n")
+    print(f"\n{command} — {preset} run, {wall:.0f}s")
+    print(f"load average (1/5/15 min): {load_before} before, {load_after} after\n")
     print(markdown_table(figures))
     missed = [f for f in figures if f.verdict == "MISS"]
     print(f"\n{len(missed)} target(s) missed" if missed else "\nevery target met")
@@ -83,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             "preset": preset,
             "started_at": datetime.now(UTC).isoformat(),
             "wall_s": wall,
+            "load_average": {"before": load_before, "after": load_after},
             "machine": machine(),
             "figures": [f.to_dict() for f in figures],
         }

@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--route", default="builtin")
     parser.add_argument("--prefix", default="bench")
+    parser.add_argument("--no-migrate", action="store_true", help="the schema is there already")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskweb.settings")
     import django
@@ -34,7 +35,8 @@ def main() -> None:
 
     from tasks import services
 
-    call_command("migrate", verbosity=0, interactive=False)
+    if not args.no_migrate:
+        call_command("migrate", verbosity=0, interactive=False)
     users = []
     for i in range(args.users):
         user = User(username=f"{args.prefix}-{i}")
@@ -57,6 +59,9 @@ def main() -> None:
             }
         )
     print(json.dumps(out))
+    from django.db import connection
+
+    connection.close()  # checkpoints SQLite's WAL: the file alone can then be copied
 
 
 if __name__ == "__main__":

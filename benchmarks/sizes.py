@@ -1,4 +1,4 @@
-"""How big each benchmark runs: `full`, `quick` (< 2 min on 2 cores) and `smoke` (the test).
+"""How big each benchmark runs: `full`, `quick` (fewer samples, every scenario) and `smoke`.
 
 Kept in one record so the three presets can be compared at a glance, and so the smoke test
 runs the very same code paths with tiny numbers.
@@ -35,6 +35,20 @@ class Sizes:
     idle_connections: int
     eval_rounds: int
     """Passes over evals/dev.jsonl for the built-in engine's turns per second."""
+    floor_concurrency: int
+    """Concurrent conversations when Taskweb is compared with its floor (echo, plain SQL)."""
+    floor_messages: int
+    """Turns each of those conversations sends per repetition."""
+    floor_reps: int
+    """Interleaved repetitions of the floor comparison (figures are their medians)."""
+    floor_postgres: bool
+    """Repeat the floor comparison on PostgreSQL + Redis when both are reachable."""
+    long_turns: int
+    """Turns of the long conversations (turn N's cost is compared with turn 2's)."""
+    long_conversations: int
+    """Long conversations driven side by side, turn by turn."""
+    long_window: int
+    """Turns per measured window (turns 2.. and the last ones): /proc CPU has 10 ms ticks."""
 
 
 FULL = Sizes(
@@ -51,6 +65,13 @@ FULL = Sizes(
     load_turns=3,
     idle_connections=1000,
     eval_rounds=5,
+    floor_concurrency=50,
+    floor_messages=4,
+    floor_reps=3,
+    floor_postgres=True,
+    long_turns=200,
+    long_conversations=4,
+    long_window=10,
 )
 QUICK = Sizes(
     loop_turns=600,
@@ -59,13 +80,20 @@ QUICK = Sizes(
     refused_trials=10,
     e2e_concurrency=(1, 10, 50),
     e2e_messages=4,
-    e2e_postgres=False,
+    e2e_postgres=True,
     stream_tokens=20,
     stream_chats=(1, 50),
     load_conversations=200,
     load_turns=3,
     idle_connections=1000,
     eval_rounds=1,
+    floor_concurrency=50,
+    floor_messages=2,
+    floor_reps=2,
+    floor_postgres=True,
+    long_turns=200,
+    long_conversations=2,
+    long_window=10,
 )
 SMOKE = Sizes(
     loop_turns=5,
@@ -81,5 +109,12 @@ SMOKE = Sizes(
     load_turns=1,
     idle_connections=3,
     eval_rounds=0,
+    floor_concurrency=2,
+    floor_messages=1,
+    floor_reps=1,
+    floor_postgres=False,
+    long_turns=4,
+    long_conversations=1,
+    long_window=1,
 )
 PRESETS = {"full": FULL, "quick": QUICK, "smoke": SMOKE}

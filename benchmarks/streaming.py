@@ -10,15 +10,16 @@ event's own timestamp, with 1 and with 50 chats streaming at once.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
+from .drive import drive
 from .sizes import Sizes
 from .stats import Figure
 from .upstream import Upstream
-from .webstack import DaphneServer, Database, TurnResult, turn
+from .webstack import DaphneServer, Database, TurnResult, close_sockets, open_sockets
 
 NAME = "4 streaming relay"
+MESSAGE = "Add a task and tell me about it"
 TOKEN_DELAY_S = 0.005
 """Spacing of streamed tokens (~200 tokens/s, a fast local model)."""
 
@@ -36,11 +37,6 @@ def _relays(results: list[TurnResult]) -> tuple[list[float], list[float], int]:
     return tokens, tools, errors
 
 
-async def _chat(server: DaphneServer, session: dict[str, Any]) -> TurnResult:
-    async with await server.connect(session) as ws:
-        return await turn(ws, "Add a task and tell me about it")
-
-
 async def run(sizes: Sizes, progress: Any = print) -> list[Figure]:
     figures = []
     with (
@@ -50,15 +46,17 @@ async def run(sizes: Sizes, progress: Any = print) -> list[Figure]:
         route = f"openai_compat:scripted@{up.url}/v1"
         warm = await asyncio.to_thread(db.setup, 1, route, "warm")
         with DaphneServer(db) as server:
-            await _chat(server, warm[0])
+            sockets = await open_sockets(server, warm)
+            await drive(server, sockets, MESSAGE, 1)
+            await close_sockets(sockets)
             for n in sizes.stream_chats:
                 progress(f"{NAME}: {n} streaming chats")
                 sessions = await asyncio.to_thread(db.setup, n, route, f"stream{n}")
-                started = time.monotonic()
-                results = await asyncio.gather(*(_chat(server, s) for s in sessions))
-                wall = time.monotonic() - started
-                tokens, tools, errors = _relays(results)
-                note = f"{errors} errors, {wall:.2f}s wall"
+                sockets = await open_sockets(server, sessions)
+                window = await drive(server, sockets, MESSAGE, 1)
+                await close_sockets(sockets)
+                tokens, tools, errors = _relays(window.results)
+                note = f"{errors} errors, {window.wall_s:.2f}s wall, load {window.load:.1f}"
                 token = Figure.of(
                     NAME, f"token → frame, {n} chats", tokens, target="< 10 ms p95", note=note
                 )
@@ -68,4 +66,8 @@ async def run(sizes: Sizes, progress: Any = print) -> list[Figure]:
                     tool.target = "< 5 ms p95"
                     tool.judge(tool.p95 < 5 and errors == 0)
                 figures.append(tool)
+                figures.append(Figure.single(
+                    NAME, f"server CPU per turn, {n} chats", window.cpu_ms_per_turn,
+                    note=f"{sizes.stream_tokens} tokens a turn",
+                ))  # fmt: skip
     return figures

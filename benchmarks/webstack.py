@@ -10,13 +10,18 @@ run limit (TASKWEB_MAX_CONCURRENT_RUNS) keeps its default.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +33,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from agentcore.compat import timeout
 
 from .stats import ROOT
+
+COUNTERS_PATH = "/__bench__/counters"
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_BENCH_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -70,6 +77,7 @@ class Database:
         self.kind = kind
         self.dir = tempfile.TemporaryDirectory(prefix="bench-db-")
         self.pg_name = f"taskweb_bench_{uuid.uuid4().hex[:8]}"
+        self.migrated = False
         if kind == "sqlite":
             self.env = {"DATABASE_URL": f"sqlite:///{self.dir.name}/bench.sqlite3"}
         else:
@@ -79,6 +87,9 @@ class Database:
     def __enter__(self) -> Database:
         if self.kind == "postgres":
             self._admin(f'CREATE DATABASE "{self.pg_name}"')
+        else:
+            shutil.copyfile(_migrated_sqlite(), Path(self.dir.name) / "bench.sqlite3")
+            self.migrated = True
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -92,30 +103,56 @@ class Database:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(sql)  # type: ignore[arg-type,unused-ignore]
 
-    def connection_count(self) -> int | None:
-        """Server connections to this database (PostgreSQL only), from pg_stat_activity."""
+    def sessions_opened(self) -> int | None:
+        """Sessions PostgreSQL has opened to this database so far (pg_stat_database.sessions).
+
+        A cumulative counter: unlike counting pg_stat_activity before and after, it also sees
+        a connection opened and closed in between. PostgreSQL publishes it within a second.
+        """
         if self.kind != "postgres":
             return None
         import psycopg
 
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.pg_name,)
+                "SELECT sessions FROM pg_stat_database WHERE datname = %s", (self.pg_name,)
             ).fetchone()
-        return int(row[0]) if row else 0
+        return int(row[0]) if row and row[0] is not None else 0
 
     def setup(self, users: int, route: str, prefix: str) -> list[dict[str, Any]]:
         """Users, conversations and session cookies, made by `benchmarks.setup_db`."""
         command = [sys.executable, "-m", "benchmarks.setup_db", "--users", str(users),
                    "--route", route, "--prefix", prefix]  # fmt: skip
+        if self.migrated:
+            command.append("--no-migrate")
         env = {**os.environ, **SERVER_ENV, **self.env}
         if "REDIS_URL" not in self.env:
             env.pop("REDIS_URL", None)
         done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"setup_db failed:\n{done.stderr[-3000:]}")
+        self.migrated = True
         result: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
         return result
+
+
+_TEMPLATE: list[Path] = []
+"""A migrated SQLite file made once per run, copied for each throw-away database."""
+
+
+def _migrated_sqlite() -> Path:
+    if not _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="bench-template-"))
+        path = folder / "template.sqlite3"
+        env = {**os.environ, **SERVER_ENV, "DATABASE_URL": f"sqlite:///{path}"}
+        env.pop("REDIS_URL", None)
+        command = [sys.executable, "-m", "benchmarks.setup_db", "--users", "0"]
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"migrating the template database failed:\n{done.stderr[-3000:]}")
+        atexit.register(shutil.rmtree, folder, True)
+        _TEMPLATE.append(path)
+    return _TEMPLATE[0]
 
 
 def _free_port() -> int:
@@ -127,8 +164,10 @@ def _free_port() -> int:
 class DaphneServer:
     """`with DaphneServer(db) as server:` — one daphne process on a free loopback port."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, app: str = "taskweb") -> None:
         self.db = db
+        self.app = app
+        """An application of `benchmarks.serve`: taskweb, echo or plainsql."""
         self.port = _free_port()
         self.log = Path(db.dir.name) / f"daphne-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -144,7 +183,7 @@ class DaphneServer:
             env.pop("REDIS_URL", None)
         daphne = Path(sys.executable).parent / "daphne"
         command = [str(daphne), "-b", "127.0.0.1", "-p", str(self.port),
-                   "taskweb.asgi:application"]  # fmt: skip
+                   f"benchmarks.serve:{self.app}"]  # fmt: skip
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
@@ -167,8 +206,17 @@ class DaphneServer:
             stop_process(self.process, 15)
             self.process = None
 
-    async def connect(self, session: dict[str, Any]) -> ClientConnection:
-        url = f"ws://127.0.0.1:{self.port}/ws/chat/{session['conversation']}/?format=json"
+    def counters(self) -> dict[str, int]:
+        """Connections and statements the server counted since it started (`benchmarks.serve`)."""
+        url = f"http://127.0.0.1:{self.port}{COUNTERS_PATH}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            data: dict[str, int] = json.loads(response.read())
+        return data
+
+    async def connect(self, session: dict[str, Any], *, html: bool = False) -> ClientConnection:
+        """A chat socket: a script's (`?format=json`) or, with `html`, a browser's (htmx)."""
+        query = "after_step=0" if html else "format=json"
+        url = f"ws://127.0.0.1:{self.port}/ws/chat/{session['conversation']}/?{query}"
         headers = {"Cookie": session["cookie"], "Origin": f"http://127.0.0.1:{self.port}"}
         return await connect(
             url,
@@ -221,3 +269,56 @@ async def turn(ws: ClientConnection, text: str, *, limit_s: float = 120) -> Turn
                 result.finished = now
                 result.status = str(event["payload"].get("status"))
                 return result
+
+
+HTML_END = re.compile(r'class="run-summary status-(?!running)(\w+)" hx-swap-oob="true"')
+"""The run summary swapped in at `run_finished`. Not the one inside the run's header: that is
+rendered from the database when `run_started` is delivered, which under load can be after
+the run ended, so it may already show the final status."""
+HTML_FINAL = re.compile(r'id="answer-\d+" hx-swap-oob="true" class="msg assistant')
+HTML_REFUSAL = re.compile(r'class="notice error" data-code="([\w-]+)"')
+
+
+async def turn_html(ws: ClientConnection, text: str, *, limit_s: float = 120) -> TurnResult:
+    """One message sent as a browser sends it (htmx's ws-send form shape), read to the run's end.
+
+    The frames are HTML fragments; the run's end is the out-of-band run summary with a final
+    status (`HTML_END`), and `final` the frame that swaps the answer in.
+    """
+    result = TurnResult(sent=time.time())
+    headers = {"HX-Request": "true", "HX-Trigger": "composer", "HX-Trigger-Name": None,
+               "HX-Target": "composer", "HX-Current-URL": "http://127.0.0.1/"}  # fmt: skip
+    form = {"type": "user_message", "message": text, "HEADERS": headers}
+    await ws.send(json.dumps(form))
+    async with timeout(limit_s):
+        while True:
+            raw = str(await ws.recv())
+            now = time.time()
+            refused = HTML_REFUSAL.search(raw)
+            if refused:
+                result.refusal = refused.group(1)
+                return result
+            if HTML_FINAL.search(raw):
+                result.final = now
+            end = HTML_END.search(raw)
+            if end:
+                result.finished = now
+                result.status = end.group(1)
+                return result
+
+
+async def open_sockets(
+    server: DaphneServer, sessions: list[dict[str, Any]], *, html: bool = False
+) -> list[ClientConnection]:
+    """Connect every session's socket before a timed window (a few at a time, as tabs open)."""
+    gate = asyncio.Semaphore(20)
+
+    async def one(session: dict[str, Any]) -> ClientConnection:
+        async with gate:
+            return await server.connect(session, html=html)
+
+    return list(await asyncio.gather(*(one(s) for s in sessions)))
+
+
+async def close_sockets(sockets: list[ClientConnection]) -> None:
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)

@@ -7,6 +7,7 @@ engine). `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,13 @@ TASKWEB_MAX_NEW_CONVERSATIONS_PER_MINUTE = int(
 TASKWEB_MAX_ANSWER_CHARS = int(os.environ.get("TASKWEB_MAX_ANSWER_CHARS", str(64 * 1024)))
 """Characters one model answer may hold, whatever the server does: past it the stream is cut
 and the answer ends with a marker (0: no cap)."""
+
+# Context budget: how much history one turn reads and sends (tasks/history.py).
+TASKWEB_CONTEXT_MESSAGES = int(os.environ.get("TASKWEB_CONTEXT_MESSAGES", "40"))
+"""Newest messages a turn reads (plus the conversation's first user message, pinned)."""
+TASKWEB_CONTEXT_TOKENS = int(os.environ.get("TASKWEB_CONTEXT_TOKENS", "6000"))
+"""Estimated tokens of history sent to the model per request."""
+TASKWEB_CONTEXT_BY_PROFILE: dict[str, dict[str, int]] = json.loads(
+    os.environ.get("TASKWEB_CONTEXT_BY_PROFILE", "{}")
+)
+"""Per backend profile overrides, e.g. {"small-local": {"messages": 12, "tokens": 2000}}."""
