@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
+from . import rendering, selectors, services
 from .backend_routes import circuit_states, default_route
 from .models import BackendProfile, RunStep
 
@@ -59,6 +59,7 @@ def _context(request: HttpRequest, conv: Any) -> dict[str, Any]:
             last_step_id=last or 0,
             route_text=conv.route or default_route(),
             circuits=circuit_states(conv.route or default_route()),
+            **rendering.live_state(conv),
         )
     return context
 
