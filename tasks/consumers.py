@@ -169,6 +169,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 except (ValueError, KeyError):
                     log.debug("dropped a malformed run event from the layer")
             return
+        if message["type"] == "websocket.receive":
+            # Likewise for frames: a cancel or an approval must not wait behind a tool's
+            # database work (what needs the database hops there itself).
+            await self.websocket_receive(message)
+            return
         await super().dispatch(message)
 
     async def send_item(self, item: Item) -> None:
