@@ -172,7 +172,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if message["type"] == "websocket.receive":
             # Likewise for frames: a cancel or an approval must not wait behind a tool's
             # database work (what needs the database hops there itself).
-            await self.websocket_receive(message)
+            await self.websocket_receive(message)  # type: ignore[arg-type]
             return
         await super().dispatch(message)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -30,7 +29,6 @@ class WriteLock:
     def __init__(self, tables=("tasks_task", "tasks_runstep", "tasks_message")):
         self.tables = tables
         self.conn = None
-        self.taken = False
 
     def take(self):
         from django.db import connection
@@ -51,7 +49,6 @@ class WriteLock:
                 dbname=settings["NAME"],
             )
             self.conn.execute(f"LOCK TABLE {', '.join(self.tables)} IN EXCLUSIVE MODE")
-        self.taken = True
 
     def release(self):
         if self.conn is not None:
@@ -113,9 +110,12 @@ async def test_a_cancel_during_a_tool_call_waits_for_the_tool_and_records_its_re
 ):
     lock = WriteLock()
 
+    taken = asyncio.Event()
+
     def respond(request, info):
         if info.index == 0:
             lock.take()  # the tool's write (and the step writer's) waits for the database
+            taken.set()
             return ToolCall(id="c1", name="create_task", arguments={"title": "Raced"})
         return "Added."
 
@@ -123,8 +123,7 @@ async def test_a_cancel_during_a_tool_call_waits_for_the_tool_and_records_its_re
     ws, _, _ = await connect(alice, conv.pk)
     try:
         await ws.send_json_to({"message": "add raced"})
-        while not lock.taken:
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(taken.wait(), 5)
         await asyncio.sleep(0.3)  # the loop is now inside the tool call
         await ws.send_json_to({"type": "cancel"})
         await asyncio.sleep(0.1)
@@ -263,7 +262,7 @@ async def test_an_html_page_reconnecting_after_its_cursor_gets_each_step_once(
     ]
     assert [int(s) for s in steps] == stored, "each trace step once, in order"
     assert "working…" not in rest, "the user bubble and the working answer are not repeated"
-    assert 'id="answer-{}-text" hx-swap-oob="innerHTML">All done.'.format(run.pk) in rest
+    assert f'id="answer-{run.pk}-text" hx-swap-oob="innerHTML">All done.' in rest
 
 
 async def test_an_answer_with_400_tool_calls_runs_16_and_tells_the_model_why(alice, scripted_route):
