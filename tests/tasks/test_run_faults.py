@@ -37,7 +37,9 @@ class WriteLock:
         if connection.vendor == "sqlite":
             import sqlite3
 
-            self.conn = sqlite3.connect(settings["NAME"], timeout=5, isolation_level=None)
+            self.conn = sqlite3.connect(
+                settings["NAME"], timeout=5, isolation_level=None, check_same_thread=False
+            )
             self.conn.execute("BEGIN IMMEDIATE")
         else:
             import psycopg
@@ -51,10 +53,12 @@ class WriteLock:
             self.conn.execute(f"LOCK TABLE {', '.join(self.tables)} IN EXCLUSIVE MODE")
 
     def release(self):
-        if self.conn is not None:
-            self.conn.rollback() if hasattr(self.conn, "rollback") else None
-            self.conn.close()
-            self.conn = None
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.rollback()
+            finally:
+                conn.close()
 
 
 async def stored_steps(run_id):
@@ -370,3 +374,117 @@ async def test_runs_of_a_process_whose_heartbeat_stopped_are_closed_by_another(a
     assert run.status == "interrupted"
     closed = await sync_to_async(workers.runs_interrupt_stale)(me="otherhost:2:live")
     assert closed == [] and live.pk
+
+
+@pytest.fixture
+def short_busy_timeout():
+    """SQLite waits 0.5 s for a lock instead of 20 s (new connections of every thread)."""
+    from django.db import connection, connections
+
+    if connection.vendor != "sqlite":
+        pytest.skip("an SQLite lock: this run uses PostgreSQL")
+    options = connection.settings_dict["OPTIONS"]
+    before = options["timeout"]
+    options["timeout"] = 0.5
+    async_to_sync_close = sync_to_async(connections.close_all)
+    yield async_to_sync_close
+    options["timeout"] = before
+
+
+async def test_an_sqlite_lock_past_the_busy_timeout_fails_the_run_visibly_and_keeps_the_message(
+    alice, scripted_route, short_busy_timeout
+):
+    await short_busy_timeout()  # the database thread reconnects with the short timeout
+    gate = asyncio.Event()
+
+    async def respond(request, info):
+        await gate.wait()
+        return "An answer the database cannot take."
+
+    conv = await make_conversation(alice, scripted_route(ScriptedBackend(respond)))
+    other = await make_conversation(alice, "builtin")
+    ws, _, _ = await connect(alice, conv.pk)
+    ws2, _, _ = await connect(alice, other.pk)
+    await ws.send_json_to({"message": "keep this message"})
+    await events_until(ws, last="model_request")
+    lock = WriteLock()
+    await sync_to_async(lock.take, thread_sensitive=False)()
+    try:
+        gate.set()
+        notice = json.loads(await ws.receive_from(timeout=10))
+        while notice["type"] == "token":  # not stored, so not held back by the database
+            notice = json.loads(await ws.receive_from(timeout=10))
+        assert notice["code"] == "run_stopped", notice
+        await ws2.send_json_to({"message": "sent while the database is locked"})
+        refused = json.loads(await ws2.receive_from(timeout=10))
+        assert refused["code"] == "not_saved" and "could not be saved" in refused["message"]
+    finally:
+        lock.release()
+    events = await events_until(ws, timeout=30)
+    assert [e["type"] for e in events][-2:] == ["error", "run_finished"]
+    assert events[-1]["payload"]["status"] == "failed"
+    assert "locked" in events[-2]["payload"]["message"]
+    await assert_everything_seen_was_stored(events)
+    run = await AgentRun.objects.aget(conversation=conv)
+    assert run.status == "failed"
+    assert await Message.objects.filter(conversation=conv, content="keep this message").aexists()
+    assert not await Message.objects.filter(conversation=other).aexists(), "refused means unsaved"
+    await ws.disconnect()
+    await ws2.disconnect()
+
+
+async def test_a_connection_killed_during_a_step_writer_trip_fails_every_run_in_it(
+    alice, scripted_route
+):
+    """PostgreSQL: the trip's connection is terminated while it waits on a lock."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_terminate_backend: run with DATABASE_URL=postgres://...")
+    gate = asyncio.Event()
+
+    async def respond(request, info):
+        await gate.wait()
+        return ToolCall(id=f"c{info.index}", name="list_tasks") if info.index == 0 else "None."
+
+    route = scripted_route(ScriptedBackend(respond))
+    route2 = scripted_route(ScriptedBackend(respond))
+    convs = [await make_conversation(alice, r) for r in (route, route2)]
+    sockets = [(await connect(alice, c.pk))[0] for c in convs]
+    for ws in sockets:
+        await ws.send_json_to({"message": "what is on my list?"})
+        await events_until(ws, last="model_request")
+    lock = WriteLock(tables=("tasks_runstep",))
+    await sync_to_async(lock.take, thread_sensitive=False)()
+    try:
+        gate.set()
+        victim = await sync_to_async(waiting_backend, thread_sensitive=False)(lock)
+        await sync_to_async(lock.conn.execute, thread_sensitive=False)(
+            "SELECT pg_terminate_backend(%s)", [victim]
+        )
+    finally:
+        lock.release()
+    for conv, ws in zip(convs, sockets, strict=True):
+        events = await events_until(ws, timeout=30)
+        await assert_everything_seen_was_stored(events)
+        run = await AgentRun.objects.aget(conversation=conv)
+        assert run.status != "running"
+        stored = [t for _, _, t in await stored_steps(run.pk)]
+        assert stored[-1] == "run_finished"
+        assert run.status == "failed" and "terminating connection" in run.error
+        await ws.disconnect()
+
+
+def waiting_backend(lock, tries=200):
+    """The pid of the Django connection blocked on the lock (the step writer's trip)."""
+    import time
+
+    for _ in range(tries):
+        row = lock.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+        if row:
+            return row[0]
+        time.sleep(0.05)
+    raise AssertionError("no trip waited on the lock")
