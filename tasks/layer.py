@@ -54,8 +54,6 @@ class TolerantPubSubLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
             self._pending.add(name)
             if self._retrying is None or self._retrying.done():
                 self._retrying = asyncio.get_running_loop().create_task(self._retry())
-        else:
-            self._back()
 
     async def _retry(self) -> None:
         while self._pending:
