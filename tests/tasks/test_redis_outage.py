@@ -6,6 +6,7 @@ channel layer at it, stops it, and starts it again on the same port.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -85,10 +86,8 @@ async def received_from_elsewhere(ws, conv, text, seconds=15.0) -> bool:
     message = {**layer_message(conv.pk, event), "origin": "another-process"}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(Exception):  # refused while Redis is still starting
             await layer.group_send(group_name(conv.pk), message)
-        except Exception:
-            pass
         if await ws.receive_nothing(timeout=0.5):  # (a timed-out receive would stop the app)
             continue
         frame = json.loads(await ws.receive_from())
