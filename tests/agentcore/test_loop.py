@@ -216,3 +216,39 @@ async def test_call_markup_inside_a_tool_result_reaches_the_model_inert():
     assert [e.payload.name for e in events if e.type == "tool_call"] == ["create_task"]
     assert "[tool_call]" in events[-2].payload.text
     assert events[-1].payload.status == "completed"
+
+
+async def test_calls_past_the_per_answer_cap_are_answered_with_an_error_not_run():
+    CREATED.clear()
+    calls = [
+        ToolCall(id=f"c{i}", name="create_task", arguments={"title": f"t{i}"}) for i in range(5)
+    ]
+    backend = ScriptedBackend([calls, "Done."])
+    messages = [Message(role="user", content="five")]
+    agent = Agent(backend=backend, tools=tools(), max_calls_per_answer=2, max_calls_per_run=3)
+    events = [e async for e in agent.run(messages, run_id="r")]
+    assert CREATED == ["t0", "t1"]
+    errors = [e.payload for e in events if e.type == "error"]
+    assert errors and errors[0].kind == "tool_call_cap" and "3 of 5" in errors[0].message
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    assert answered == {f"c{i}" for i in range(5)}, "every call answered: the history is valid"
+    assert "not run" in backend.calls[1].messages[-1].content
+
+
+async def test_an_approval_without_an_answer_expires_as_a_rejection():
+    import asyncio
+
+    backend = ScriptedBackend(
+        [ToolCall(id="d", name="delete_task", arguments={"task_id": 1}), "ok"]
+    )
+
+    async def never(call):
+        await asyncio.Event().wait()
+
+    agent = Agent(backend=backend, tools=tools(), approval_timeout_s=0.05)
+    events = [
+        e async for e in agent.run([Message(role="user", content="x")], run_id="r", approve=never)
+    ]
+    decision = next(e.payload for e in events if e.type == "approval_decision")
+    assert decision.decision == "reject" and "expired" in decision.reason
+    assert events[-1].payload.status == "completed"

@@ -368,8 +368,15 @@ async def test_runs_of_a_process_whose_heartbeat_stopped_are_closed_by_another(a
 
     conv, run = await sync_to_async(setup)()
     live = await sync_to_async(services.conversation_create)(user=alice, route="builtin")
-    ws, _, _ = await connect(alice, conv.pk)  # a process starting up sweeps first
+    page = await sync_to_async(page_html)(alice, conv.pk)  # a page open before the restart
+    cursor = int(re.search(r'id="ws-cursor" data-step="(\d+)"', page).group(1))
+    # The page reconnects to a process that starts up: it sweeps first, then catches up.
+    ws, _, _ = await connect(alice, conv.pk, fmt=None, after=cursor)
+    html = ""
+    while "run-summary status-interrupted" not in html:
+        html += await ws.receive_from(timeout=5)
     await ws.disconnect()
+    assert "interrupted because the server stopped" in html, "the note, without a reload"
     await run.arefresh_from_db()
     assert run.status == "interrupted"
     closed = await sync_to_async(workers.runs_interrupt_stale)(me="otherhost:2:live")
