@@ -27,10 +27,10 @@ from agentcore.messages import ToolCall
 
 from . import workers
 from .models import AgentRun, Conversation, RunStatus, RunStep
-from .ratelimit import RateLimiter
 from .relay import RELAY
 from .runner import RunControl, RunRefused, drive_run, save_message_and_run
 from .services import WORKER
+from .shared_limits import SharedRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,16 @@ class ActiveRun:
 
 
 @database_sync_to_async
-def _running_for_user(user_id: int) -> int:
-    return AgentRun.objects.filter(status=RunStatus.RUNNING, conversation__owner_id=user_id).count()
+def _user_state(user_id: int) -> tuple[str, int]:
+    """The user's rate-limit key (the id alone repeats in a recreated database) and how
+    many runs of theirs are running, on any process."""
+    from django.contrib.auth import get_user_model
+
+    joined = get_user_model().objects.filter(pk=user_id).values_list("date_joined", flat=True)
+    stamp = joined.first()
+    key = f"{user_id}:{stamp.timestamp() if stamp else 0:.6f}"
+    running = AgentRun.objects.filter(status=RunStatus.RUNNING, conversation__owner_id=user_id)
+    return key, running.count()
 
 
 @database_sync_to_async
@@ -115,7 +123,7 @@ class RunService:
     def __init__(self) -> None:
         self.active: dict[int, ActiveRun] = {}
         """Runs executing here, by conversation id."""
-        self.rate = RateLimiter.parse(settings.TASKWEB_RATE_LIMIT)
+        self.rate = SharedRateLimiter(settings.TASKWEB_RATE_LIMIT, settings.REDIS_URL)
         self.layer: BaseChannelLayer | None = None
         self.control_channel = ""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -185,15 +193,15 @@ class RunService:
     # -- start --------------------------------------------------------------------------
     async def start(self, conversation: Conversation, text: str) -> AgentRun:
         """Save the message and start its run here; `RunRefused` when it may not start."""
-        user_id = conversation.owner_id
-        if not self.rate.hit(user_id):
+        key, running = await _user_state(conversation.owner_id)
+        if not await self.rate.hit(key):
             raise RunRefused("rate_limited", "Too many messages; wait a moment and try again.")
         if conversation.pk in self.active:
             raise RunRefused(
                 "run_in_progress",
                 "A run is still in progress in this conversation; wait for it or cancel it.",
             )
-        if await _running_for_user(user_id) >= settings.TASKWEB_MAX_CONCURRENT_RUNS:
+        if running >= settings.TASKWEB_MAX_CONCURRENT_RUNS:
             raise RunRefused("too_many_runs", "You already have the maximum number of runs going.")
         run = await save_message_and_run(conversation, text)
         active = ActiveRun(run_id=run.pk, conversation_id=conversation.pk)
