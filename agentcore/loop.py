@@ -206,7 +206,6 @@ class Agent:
         *,
         run_id: str,
         approve: ApprovalFn | None = None,
-        first_seq: int = 0,
     ) -> AsyncGenerator[Event, None]:
         """Answer the last user message of `messages`, yielding every step as an event.
 
@@ -216,7 +215,7 @@ class Agent:
         """
         turn = _Turn(
             messages=messages,
-            event=EventFactory(run_id, start=first_seq),
+            event=EventFactory(run_id),
             backend=self.backend.for_turn(),
             started=time.perf_counter(),
         )

@@ -65,7 +65,11 @@ async def _conversation(
         elif not result.ok:
             incomplete += 1
         events.extend(event for _, event in result.events)
-    await asyncio.sleep(1.0)  # let the watcher hear the last run's end
+    deadline = time.monotonic() + 15  # let the watcher hear the last run's end
+    while watcher is not None and time.monotonic() < deadline:
+        if sum(e["type"] == "run_finished" for e in watched) >= turns - refused:
+            break
+        await asyncio.sleep(0.2)
     stop.set()
     if watching is not None:
         await watching

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -150,6 +151,7 @@ class Relay:
             log.debug("channel layer send failed: %s", exc)
 
 
+@functools.cache
 def _deployment() -> str:
     """Tells this deployment's layer messages from another's sharing the Redis server
     (Redis pub/sub ignores the db number): its database, whatever the channel prefix."""
