@@ -37,6 +37,8 @@ class Timeouts:
     """Seconds to wait for the first byte of the answer (a cold model may load first)."""
     total: float = 300.0
     """Seconds for the whole answer."""
+    idle: float = 30.0
+    """Seconds without a byte, once the answer has started, before it counts as stalled."""
 
 
 @dataclass(frozen=True, kw_only=True)

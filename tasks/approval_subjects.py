@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .models import RunStep, Task
+from .steps import payload_dict
 
 _VERBS = {
     "delete_task": ("Delete", "Deleted", "deleting"),
@@ -64,9 +65,13 @@ def _run_pk(step: Any) -> int:
     return int(step.run_id)
 
 
+def _payload(step: Any) -> dict[str, Any]:
+    return payload_dict(step.payload)
+
+
 def _call(step: Any) -> tuple[str, dict[str, Any]]:
     """(tool name, arguments) of the call a card is about, from either approval step."""
-    p = step.payload or {}
+    p = _payload(step)
     if step.type == "approval_required":
         return str(p.get("name") or ""), dict(p.get("arguments") or {})
     asked = (
@@ -101,7 +106,7 @@ def approval_subject_for(step: Any) -> ApprovalSubject:
         RunStep.objects.filter(
             run_id=_run_pk(step),
             type="tool_result",
-            payload__call_id=(step.payload or {}).get("call_id"),
+            payload__call_id=_payload(step).get("call_id"),
         )
         .only("payload")
         .first()

@@ -151,6 +151,7 @@ def profile_config(profile: BackendProfile) -> BackendConfig:
             connect=profile.connect_timeout,
             first_token=profile.first_token_timeout,
             total=profile.total_timeout,
+            idle=profile.idle_timeout,
         ),
         tool_choice=profile.tool_choice,
     )

@@ -22,7 +22,6 @@ from typing import Any, Literal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from agentcore.loop import SYSTEM_PROMPT
 from agentcore.messages import Message as CoreMessage
 from agentcore.pricing import estimate_tokens
 from agentcore.tools import ToolSpec
@@ -30,6 +29,7 @@ from agentcore.tools import ToolSpec
 from .agent_tools import build_task_tools
 from .models import AgentRun, RunStatus
 from .models_feedback import RunRating
+from .prompts import SYSTEM_PROMPT
 from .run_record import RunRecord, run_records
 
 Format = Literal["openai", "sharegpt"]

@@ -11,9 +11,12 @@ or path still in them cut out.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from agentcore.events import Event, Failed, Notice
 
 from .models import RunStep
 
@@ -107,11 +110,21 @@ def public_event(data: Mapping[str, Any]) -> dict[str, Any]:
 _REDACTED_TYPES = frozenset({"error", "retry", "fallback"})
 
 
-def event_for(user: Any, data: dict[str, Any]) -> dict[str, Any]:
+def event_for(user: Any, event: Event) -> Event:
     """The event as `user` may see it: untouched for staff, and for types without errors."""
-    if data.get("type") not in _REDACTED_TYPES or sees_detail(user):
-        return data
-    return public_event(data)
+    payload = event.payload
+    if event.type not in _REDACTED_TYPES or sees_detail(user):
+        return event
+    public = public_payload(event.type, dataclasses.asdict(payload))
+    if isinstance(payload, Failed):
+        return dataclasses.replace(
+            event, payload=dataclasses.replace(payload, message=str(public["message"]))
+        )
+    if isinstance(payload, Notice):
+        return dataclasses.replace(
+            event, payload=dataclasses.replace(payload, reason=str(public["reason"]))
+        )
+    return event
 
 
 def redact_steps(steps: Iterable[RunStep], *, user: Any) -> None:

@@ -29,7 +29,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from agentcore.evals import Case, CaseResult, Report, ToolCallRecord, TurnRecord, evaluate
-from agentcore.events import Event
+from agentcore.events import Answered, Event, Failed, RunFinished, ToolCalled
 from agentcore.messages import ToolCall
 
 from . import services
@@ -160,24 +160,18 @@ def _collector(turn: TurnRecord) -> Callable[[Event], Any]:
 
     async def publish(event: Event) -> None:
         p = event.payload
-        if event.type == "tool_call":
-            arguments = p.get("arguments")
-            turn.tool_calls.append(
-                ToolCallRecord(
-                    name=str(p.get("name")),
-                    arguments=dict(arguments) if isinstance(arguments, dict) else {},
-                )
-            )
-        elif event.type == "final":
-            turn.reply = str(p.get("text") or "")
-        elif event.type == "error":
-            turn.error = str(p.get("message") or p.get("kind") or "error")
-        elif event.type == "run_finished":
-            turn.status = str(p.get("status") or "")
-            turn.input_tokens = int(p.get("input_tokens") or 0)
-            turn.output_tokens = int(p.get("output_tokens") or 0)
-            turn.cost = _decimal(p.get("cost"))
-            turn.answered_by = str(p.get("answered_by") or "")
+        if isinstance(p, ToolCalled):
+            turn.tool_calls.append(ToolCallRecord(name=p.name, arguments=dict(p.arguments)))
+        elif isinstance(p, Answered):
+            turn.reply = p.text
+        elif isinstance(p, Failed):
+            turn.error = p.message or p.kind or "error"
+        elif isinstance(p, RunFinished):
+            turn.status = p.status
+            turn.input_tokens = p.input_tokens
+            turn.output_tokens = p.output_tokens
+            turn.cost = _decimal(p.cost)
+            turn.answered_by = p.answered_by
 
     return publish
 

@@ -150,11 +150,20 @@ class AgentRun(models.Model):
     tool_errors = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
     worker = models.CharField(
-        max_length=200, blank=True, default="", help_text="host:pid of the process running it"
+        max_length=200, blank=True, default="", help_text="host:pid:tag of the process running it"
     )
 
     class Meta:
         ordering = ["-started_at"]
+        constraints = [
+            # One run at a time per conversation, whichever process starts it: a turn that
+            # landed between a tool call and its result would make the history invalid.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(status="running"),
+                name="one_running_run_per_conversation",
+            )
+        ]
         indexes = [
             models.Index(fields=["conversation", "started_at"], name="run_conv_started"),
             models.Index(fields=["status"], name="run_status"),
@@ -192,6 +201,24 @@ class RunStep(models.Model):
         return f"{self.run_id}#{self.seq} {self.type}"
 
 
+class Worker(models.Model):
+    """A server process that runs runs, and its heartbeat.
+
+    Runs name their worker; a worker that stopped beating (or whose pid is gone on this host)
+    no longer owns them, and any process may close them as interrupted.
+    """
+
+    name = models.CharField(max_length=200, unique=True, help_text="host:pid:tag")
+    control_channel = models.CharField(
+        max_length=200, blank=True, default="", help_text="Channel-layer name for approvals"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(help_text="Last heartbeat")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class BackendProfile(models.Model):
     """A configured model backend; routes name profiles in order (the fallback chain)."""
 
@@ -218,6 +245,9 @@ class BackendProfile(models.Model):
     connect_timeout = models.FloatField(default=3.0, help_text="Seconds")
     first_token_timeout = models.FloatField(default=30.0, help_text="Seconds")
     total_timeout = models.FloatField(default=300.0, help_text="Seconds")
+    idle_timeout = models.FloatField(
+        default=30.0, help_text="Seconds without output, once an answer started, before a stall"
+    )
     locality = models.CharField(max_length=10, choices=Locality.choices, default=Locality.LOCAL)
     price_in_per_mtok = models.DecimalField(
         max_digits=10, decimal_places=4, default=Decimal(0), help_text="$ per million input tokens"

@@ -1,7 +1,8 @@
 """Events → HTML fragments for HTMX's websocket extension (out-of-band swaps by element id).
 
 The page and the live updates share the same partials, so a reloaded page looks exactly like
-one that watched the run happen.
+one that watched the run happen. Every fragment of a stored step also moves the page's
+cursor (`#ws-cursor`), which the page sends back as `after_step` when it reconnects.
 """
 
 from __future__ import annotations
@@ -11,14 +12,33 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from agentcore.events import EVENT_TYPES, Event
-from agentcore.task_contract import MUTATING_TOOLS
+from agentcore.events import (
+    EVENT_TYPES,
+    Answered,
+    ApprovalDecided,
+    ApprovalRequired,
+    Event,
+    FellBack,
+    ModelRequested,
+    ModelResponded,
+    RunFinished,
+    RunStarted,
+    Token,
+)
 
 from . import selectors
-from .models import AgentRun, Conversation, Message
+from .models import AgentRun, Conversation, Message, RunStatus
+from .runs import pending_approvals
+from .steps import event_from_step
 
 STEP_TYPES = EVENT_TYPES - {"run_started", "token", "run_finished"}
 """Events shown as a step of the trace (the run's start and end are its header)."""
+
+ENDED_NOTES = {
+    "failed": "This run failed; the trace says why.",
+    "cancelled": "This run was cancelled.",
+    "interrupted": "This run was interrupted because the server stopped. Please send it again.",
+}
 
 
 def _render(template: str, **context: Any) -> str:
@@ -30,24 +50,20 @@ def task_panel_html(conversation: Conversation) -> str:
     return _render("task_panel.html", tasks=tasks, oob=True)
 
 
-def changes_tasks(event: Event) -> bool:
-    """A tool result that changed the task list (so the task panel is redrawn)."""
+def redraws_tasks(event: Event) -> bool:
+    """Once per batch of tool results (when the model is asked again, or the run ends),
+    not once per result: an answer with many calls costs one task panel, not one each."""
     p = event.payload
-    return event.type == "tool_result" and p.get("name") in MUTATING_TOOLS and not p.get("error")
+    return isinstance(p, RunFinished) or (isinstance(p, ModelRequested) and p.step > 1)
 
 
 def needs_database(event: Event) -> bool:
     """Whether rendering must leave the event loop (for Django's thread): it reads the
-    database (approval cards name their task), or it renders a whole answer as markdown
-    (linear, but milliseconds for a long one, and the event loop serves every socket)."""
-    database_types = {
-        "run_started",
-        "run_finished",
-        "final",
-        "approval_required",
-        "approval_decision",
-    }
-    return event.type in database_types or changes_tasks(event)
+    database (run header, task panel, approval cards naming their task), or it renders a
+    whole answer as markdown (linear, but milliseconds for a long one, and the event loop
+    serves every socket of the process)."""
+    off_loop = (RunStarted, Answered, ApprovalRequired, ApprovalDecided)
+    return isinstance(event.payload, off_loop) or redraws_tasks(event)
 
 
 _html_cache: OrderedDict[tuple[int, str, int, float], str] = OrderedDict()
@@ -70,7 +86,7 @@ def event_html(event: Event, conversation: Conversation) -> str:
     run_id = event.run_id
     p = event.payload
     parts: list[str] = []
-    if event.type == "run_started":
+    if isinstance(p, RunStarted):
         run = AgentRun.objects.select_related("user_message", "conversation").get(pk=int(run_id))
         parts.append(
             _render(
@@ -80,24 +96,42 @@ def event_html(event: Event, conversation: Conversation) -> str:
                 conversation=run.conversation,
             )
         )
-    elif event.type == "token":
-        parts.append(_render("token.html", run_id=run_id, text=p.get("text", "")))
+    elif isinstance(p, Token):
+        parts.append(_render("token.html", run_id=run_id, text=p.text))
     if event.type in STEP_TYPES:
         parts.append(_render("trace_step_oob.html", step=event, run_id=run_id))
-    if event.type == "fallback" and p.get("notice") == "abandon":
-        parts.append(_render("abandoned.html", run_id=run_id, text=p.get("abandoned_text", "")))
-    if event.type == "approval_required":
+    if isinstance(p, ModelResponded) and not p.tool_calls:
+        # The stored text replaces what streamed: a client that missed tokens sees it whole.
+        parts.append(_render("answer_text.html", run_id=run_id, text=p.text))
+    if isinstance(p, FellBack) and p.notice == "abandon":
+        parts.append(_render("abandoned.html", run_id=run_id, text=p.abandoned_text))
+    if isinstance(p, ApprovalRequired):
         parts.append(_render("approval_card.html", step=event, oob=True, decided=None))
-    if event.type == "approval_decision":
-        parts.append(_render("approval_card.html", step=event, oob=True, decided=p.get("decision")))
-    if event.type == "final":
-        message = Message(role="assistant", content=str(p.get("text", "")))
+    if isinstance(p, ApprovalDecided):
+        parts.append(_render("approval_card.html", step=event, oob=True, decided=p.decision))
+    if isinstance(p, Answered):
+        message = Message(role="assistant", content=p.text)
         parts.append(
             _render("message.html", message=message, answer_run_id=run_id, oob=True, final=True)
         )
-    if event.type == "run_finished":
+    if isinstance(p, RunFinished):
         run = AgentRun.objects.get(pk=int(run_id))
         parts.append(_render("run_summary.html", run=run, oob=True))
-    if changes_tasks(event):
+        if p.status in ENDED_NOTES:
+            note = Message(role="assistant", content=ENDED_NOTES[p.status])
+            parts.append(_render("message.html", message=note, answer_run_id=run_id, oob=True))
+    if redraws_tasks(event):
         parts.append(task_panel_html(conversation))
+    if event.step_id is not None and event.type != "token":
+        parts.append(_render("cursor.html", step=event.step_id, oob=True))
     return "".join(parts)
+
+
+def live_state(conversation: Conversation) -> dict[str, Any]:
+    """What a reloaded page shows of a run still going: its answer bubble and the approvals
+    it waits for (answerable from this page, whichever process runs it)."""
+    run = conversation.runs.filter(status=RunStatus.RUNNING).first()
+    if run is None:
+        return {"running": None, "pending": []}
+    pending = [event_from_step(step) for step in pending_approvals(run)]
+    return {"running": run, "pending": pending}

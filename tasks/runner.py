@@ -1,8 +1,12 @@
-"""Execute one agent run: persist every event, then publish it.
+"""Execute one agent run: store every event, then announce it.
 
-One executor serves the websocket consumer, the `agent_chat` command and the eval harness,
-so all three persist the same audit trail. Runs live in tasks the process owns, not in a
-consumer: a browser that disconnects does not stop its run.
+One executor serves the run service (the websocket), the `agent_chat` command and the eval
+harness, so all three persist the same audit trail. Its promises:
+
+- the user's message (with its run) is committed before anything else happens;
+- an event reaches `publish` only after its step is committed, carrying that step's id;
+- whatever goes wrong, the run ends in a final state with an error step the client sees;
+- a cancel that arrives while a tool runs waits for the tool and records its real result.
 """
 
 from __future__ import annotations
@@ -11,127 +15,162 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from contextlib import aclosing
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Max
 
 from agentcore.backends.base import Backend, ModelSettings
 from agentcore.errors import AgentCoreError
-from agentcore.events import Event, EventFactory
-from agentcore.loop import Agent
+from agentcore.events import ApprovalDecided, Event, EventFactory, Failed, RunFinished, RunStatus
+from agentcore.loop import Agent, Approval
 from agentcore.messages import Message as CoreMessage
 from agentcore.messages import ToolCall
 
 from . import services
 from .agent_tools import build_task_tools
 from .backend_routes import backend_for_conversation, default_route
-from .models import AgentRun, Conversation
+from .history import context_budget, history_window
+from .models import AgentRun, Conversation, RunStep
+from .prompts import SYSTEM_PROMPT
 from .step_writer import step_writer
+from .steps import step_row
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Awaitable[None]]
-Approve = Callable[[ToolCall], Awaitable[bool]]
+Approve = Callable[[ToolCall], Awaitable[Approval]]
+Warn = Callable[[str], Awaitable[None]]
 
 
-@dataclass
-class ActiveRun:
-    """A run in progress in this process: its task, and the approvals it waits for."""
+class RunRefused(Exception):
+    """The run was not started (nothing was saved); `code` says why, for the client."""
 
-    run_id: int
-    conversation_id: int
-    user_id: int
-    task: asyncio.Task[str] | None = None
-    approvals: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
-    async def wait_for_approval(self, call: ToolCall) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.approvals[call.id] = future
-        try:
-            return await future
-        finally:
-            self.approvals.pop(call.id, None)
 
-    def decide(self, call_id: str, approved: bool) -> bool:
-        future = self.approvals.get(call_id)
-        if future is None or future.done():
+class RunControl:
+    """Cancel for a run in progress, safe to call any number of times.
+
+    A cancel while a tool runs is held until the tool's result is stored: cancelling the
+    task there would record "cancelled" for a call whose effect happened.
+    """
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[AgentRun] | None = None
+        self.cancel_requested = False
+        self.in_tool = False
+
+    def cancel(self) -> bool:
+        """Ask the run to stop; False when it is not running (any more)."""
+        if self.task is None or self.task.done():
             return False
-        future.set_result(approved)
+        if not self.cancel_requested:
+            self.cancel_requested = True
+            if not self.in_tool:
+                self.task.cancel()
         return True
 
+    def observe(self, event: Event) -> None:
+        """Track whether the loop is about to run a tool (the event before one starts)."""
+        p = event.payload
+        self.in_tool = event.type == "tool_call" or (
+            isinstance(p, ApprovalDecided) and p.decision == "approve"
+        )
 
-ACTIVE_RUNS: dict[int, ActiveRun] = {}
-"""Runs executing in this process, by conversation id."""
-
-
-def active_run_for(conversation_id: int) -> ActiveRun | None:
-    return ACTIVE_RUNS.get(conversation_id)
-
-
-def active_runs_for_user(user_id: int) -> int:
-    return sum(
-        1
-        for r in ACTIVE_RUNS.values()
-        if r.user_id == user_id and r.task is not None and not r.task.done()
-    )
+    def held_cancel_due(self) -> bool:
+        return self.cancel_requested and not self.in_tool
 
 
-@dataclass
-class _Prepared:
-    run: AgentRun
-    history: list[CoreMessage]
-    user: AbstractBaseUser
-    backend: Backend | Exception
-    """The route's backend, or why there is none (the run reports it once it has started)."""
+FIRST_TRIP_TRIES = 3
 
 
 @database_sync_to_async
-def _prepare(conversation: Conversation, text: str) -> _Prepared:
-    """Everything a run needs from the database, in one trip to Django's sync thread.
+def _first_trip(conversation: Conversation, text: str) -> AgentRun:
+    """The user's message and its run, in one transaction: both or neither.
 
-    At 50 concurrent conversations that one thread is the bottleneck, and each separate trip
-    also waits behind every other run's work.
+    The database refuses a second running run of the conversation (any process): then
+    nothing is saved, so no message lands between another run's tool call and its result.
     """
-    message = services.user_message_create(conversation=conversation, text=text)
     route = conversation.route or default_route()
-    run = services.run_create(conversation=conversation, user_message=message, route=route)
-    backend: Backend | Exception
     try:
-        backend = backend_for_conversation(conversation)
-    except Exception as exc:  # raised inside the run, so that it ends failed with the reason
-        backend = exc
-    return _Prepared(run, services.history(conversation=conversation), conversation.owner, backend)
+        with transaction.atomic():
+            message = services.user_message_create(conversation=conversation, text=text)
+            return services.run_create(conversation=conversation, user_message=message, route=route)
+    except IntegrityError:
+        raise RunRefused(
+            "run_in_progress",
+            "A run is still in progress in this conversation; wait for it or cancel it.",
+        ) from None
+
+
+async def save_message_and_run(conversation: Conversation, text: str) -> AgentRun:
+    """`_first_trip`, tried again while the database is locked or unreachable for a moment."""
+    for attempt in range(1, FIRST_TRIP_TRIES + 1):
+        try:
+            return await _first_trip(conversation, text)
+        except OperationalError as exc:
+            if attempt == FIRST_TRIP_TRIES:
+                log.warning("could not save a user message: %s", exc)
+                raise RunRefused(
+                    "not_saved",
+                    "Your message could not be saved (the database is unavailable); "
+                    "nothing was sent. Try again in a moment.",
+                ) from exc
+            await asyncio.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class _Loaded:
+    history: list[CoreMessage]
+    user: AbstractBaseUser
+    backend: Backend
+
+
+@database_sync_to_async
+def _load(run: AgentRun) -> _Loaded:
+    """What the run needs besides its message: history, owner, backend (may raise)."""
+    conversation = Conversation.objects.select_related("owner").get(pk=run.conversation_id)
+    backend = backend_for_conversation(conversation)  # refuses a route its owner may not use
+    history = history_window(conversation.pk, context_budget(run.route))
+    return _Loaded(history, conversation.owner, backend)
 
 
 MAX_BATCH = 64
 
 
 class EventWriter:
-    """Persists then publishes a run's events, in order, beside the agent loop.
+    """Stores then announces a run's events, in order, beside the agent loop.
 
     The loop hands events over without waiting, so a model's stream is never held up by
     database writes; each event is still stored before any client hears of it, and tokens
-    (not stored: the model_response step has the whole text) keep their place in the order.
+    (not stored: the model_response step has the whole text) keep their place in the order,
+    carrying the id of the last step stored before them as the client's cursor.
     """
 
-    def __init__(self, run: AgentRun, publish: Publish) -> None:
+    def __init__(self, run: AgentRun, publish: Publish, *, last_step: int | None = None) -> None:
         self.run = run
         self.publish = publish
         self.queue: asyncio.Queue[tuple[Event, list[CoreMessage]] | None] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.pending = 0
-        """Events handed over and not yet published."""
+        """Events handed over and not yet announced."""
+        self.last_step = last_step
 
     async def send(self, event: Event, new_messages: list[CoreMessage]) -> None:
-        """Hand an event over; a token with nothing ahead of it is published at once."""
+        """Hand an event over; a token with nothing ahead of it is announced at once."""
         if self.task is not None and self.task.done():
             self.task.result()  # a failed writer stops the run with its error
         if event.type == "token" and not new_messages and self.pending == 0:
-            # Nothing waits to be stored before it: no reason to queue behind the database.
-            await self.publish(event)
+            await self.publish(replace(event, step_id=self.last_step))
             return
         self.pending += 1
         self.queue.put_nowait((event, new_messages))
@@ -146,10 +185,12 @@ class EventWriter:
                 batch.pop()
                 done = True
             items = [item for item in batch if item is not None]
-            if any(event.type != "token" for event, _ in items):
-                await step_writer().store(self.run, items)
-            for event, _ in items:
-                await self.publish(event)
+            ids: list[int | None] = [None] * len(items)
+            if any(event.type != "token" or new for event, new in items):
+                ids = await step_writer().store(self.run, items)
+            for (event, _), step_id in zip(items, ids, strict=True):
+                self.last_step = step_id if step_id is not None else self.last_step
+                await self.publish(replace(event, step_id=self.last_step))
                 self.pending -= 1
 
     async def __aenter__(self) -> EventWriter:
@@ -164,11 +205,6 @@ class EventWriter:
         await asyncio.shield(self.task)
 
 
-@database_sync_to_async
-def _close_after_exception(run: AgentRun, status: str, reason: str) -> None:
-    services.unanswered_calls_close(run=run, reason=reason)
-
-
 async def execute_run(
     conversation: Conversation,
     text: str,
@@ -177,68 +213,139 @@ async def execute_run(
     approve: Approve | None = None,
     clock: Callable[[], datetime] | None = None,
     on_start: Callable[[AgentRun], None] | None = None,
+    control: RunControl | None = None,
+    warn: Warn | None = None,
 ) -> AgentRun:
-    """Save the user message, run the agent, persist and publish each event; return the run.
+    """Save the user message, run the agent, store and announce each event; return the run.
 
-    The run always ends in a final state: completed, failed, or cancelled (on task cancel),
-    with every tool call answered in the saved history.
+    Raises `RunRefused` when nothing was saved. Otherwise the run always ends in a final
+    state — completed, failed, or cancelled — with every tool call answered in its history.
     """
-    prepared = await _prepare(conversation, text)
-    run, messages = prepared.run, prepared.history
+    run = await save_message_and_run(conversation, text)
+    return await drive_run(
+        run,
+        publish=publish,
+        approve=approve,
+        clock=clock,
+        on_start=on_start,
+        control=control,
+        warn=warn,
+    )
+
+
+async def drive_run(
+    run: AgentRun,
+    *,
+    publish: Publish,
+    approve: Approve | None = None,
+    clock: Callable[[], datetime] | None = None,
+    on_start: Callable[[AgentRun], None] | None = None,
+    control: RunControl | None = None,
+    warn: Warn | None = None,
+) -> AgentRun:
+    """Run a saved run to its end (see `execute_run`)."""
+    control = control or RunControl()
     if on_start is not None:
         on_start(run)
-    saved = len(messages)
+    writer = EventWriter(run, publish)
     last_seq = 0
-    status = "failed"
     try:
-        if isinstance(prepared.backend, Exception):
-            raise prepared.backend
+        loaded = await _load(run)
+        messages, saved = loaded.history, len(loaded.history)
         agent = Agent(
-            backend=prepared.backend,
-            tools=build_task_tools(prepared.user),
+            backend=loaded.backend,
+            tools=build_task_tools(loaded.user),
             max_steps=settings.TASKWEB_MAX_STEPS,
+            system_prompt=SYSTEM_PROMPT,
             clock=clock,
             max_tokens_per_run=settings.TASKWEB_MAX_TOKENS_PER_RUN,
+            max_calls_per_answer=settings.TASKWEB_MAX_CALLS_PER_ANSWER,
+            max_calls_per_run=settings.TASKWEB_MAX_CALLS_PER_RUN,
+            approval_timeout_s=settings.TASKWEB_APPROVAL_TIMEOUT_S,
+            context_budget=context_budget(run.route).tokens,
             settings=ModelSettings(
                 max_tokens=settings.TASKWEB_MAX_OUTPUT_TOKENS or None,
                 max_answer_chars=settings.TASKWEB_MAX_ANSWER_CHARS or None,
             ),
         )
-        async with EventWriter(run, publish) as writer:
-            async for ev in agent.run(messages, run_id=str(run.pk), approve=approve):
+        async with (
+            writer,
+            aclosing(agent.run(messages, run_id=str(run.pk), approve=approve)) as evs,
+        ):
+            async for ev in evs:
                 last_seq = ev.seq
                 new, saved = messages[saved:], len(messages)
                 await writer.send(ev, new)
-                if ev.type == "run_finished":
-                    status = str(ev.payload.get("status"))
+                control.observe(ev)
+                if control.held_cancel_due():
+                    raise asyncio.CancelledError
+                if isinstance(ev.payload, RunFinished):
+                    run.status = ev.payload.status
     except asyncio.CancelledError:
-        event = EventFactory(str(run.pk), start=last_seq)
-        await _finish_abnormally(run, event, publish, "cancelled", "cancelled by the user")
+        await _finish_abnormally(run, writer, last_seq, publish, warn, "cancelled", "cancelled")
         raise
     except AgentCoreError as exc:
-        event = EventFactory(str(run.pk), start=last_seq)
-        await _finish_abnormally(run, event, publish, "failed", str(exc))
+        await _finish_abnormally(run, writer, last_seq, publish, warn, "failed", str(exc))
     except Exception as exc:
-        log.exception("run %s crashed", run.pk)
-        event = EventFactory(str(run.pk), start=last_seq)
-        await _finish_abnormally(run, event, publish, "failed", f"internal error: {exc}")
-    else:
-        run.status = status
+        log.exception("run %s failed", run.pk)
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        await _finish_abnormally(run, writer, last_seq, publish, warn, "failed", reason)
     return run
 
 
+CLOSE_TRIES = 8
+
+
+@database_sync_to_async
+def _store_close(run: AgentRun, status: RunStatus, reason: str, after_seq: int) -> list[Event]:
+    """Answer open calls, then an error and a run_finished step after every stored one."""
+    with transaction.atomic():
+        services.unanswered_calls_close(run=run, reason=reason)
+        stored = RunStep.objects.filter(run=run).aggregate(m=Max("seq"))["m"] or 0
+        event = EventFactory(str(run.pk), start=max(stored, after_seq))
+        message = "cancelled by the user" if status == "cancelled" else reason
+        events = [
+            event(Failed(kind=status, message=message)),
+            event(RunFinished(status=status)),
+        ]
+        rows = RunStep.objects.bulk_create([step_row(run=run, event=e) for e in events])
+        for e in events:
+            services.step_effects(run=run, event=e)
+    return [replace(e, step_id=row.pk) for e, row in zip(events, rows, strict=True)]
+
+
 async def _finish_abnormally(
-    run: AgentRun, event: EventFactory, publish: Publish, status: str, reason: str
+    run: AgentRun,
+    writer: EventWriter,
+    last_seq: int,
+    publish: Publish,
+    warn: Warn | None,
+    status: RunStatus,
+    reason: str,
 ) -> None:
-    """Close a run that did not end by itself: answer open calls, record, tell the clients."""
-    with contextlib.suppress(Exception):
-        await _close_after_exception(run, status, reason)
-    for ev in (
-        event("error", kind=status, message=reason),
-        event("run_finished", status=status),
-    ):
+    """Close a run that did not end by itself, visibly: stored first, then announced.
+
+    While the database refuses (locked, connection lost), the close is tried again with a
+    backoff; the clients are warned at once that the run stopped.
+    """
+    run.status = status
+    if warn is not None:
         with contextlib.suppress(Exception):
-            await step_writer().store(run, [(ev, [])])
+            await warn(f"The run stopped ({reason}); recording it.")
+    delay = 0.25
+    for attempt in range(1, CLOSE_TRIES + 1):
+        try:
+            events = await asyncio.shield(_store_close(run, status, reason, last_seq))
+            break
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("run %s: closing it failed (try %d): %s", run.pk, attempt, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    else:
+        log.error("run %s left running: the heartbeat sweep will close it", run.pk)
+        return
+    for ev in events:
         with contextlib.suppress(Exception):
             await publish(ev)
-    run.status = status

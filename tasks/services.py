@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import socket
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from agentcore.events import Event
+from agentcore.events import FINAL_STATUSES, Event, Failed, FellBack, RunFinished
 from agentcore.messages import Message as CoreMessage
 from agentcore.messages import ToolCall
 
-from .models import AgentRun, Conversation, Message, RunStatus, RunStep
+from .models import AgentRun, Conversation, Message, RunStatus
+from .relay import PROCESS_ID
+from .run_signals import run_closed
+from .steps import decimal, storable
 from .titles import short_title
 
-TERMINAL = {"completed", "failed", "interrupted", "cancelled"}
+__all__ = ["storable"]  # re-exported: the tools clean their input with it
 
-
-def storable(value: Any) -> Any:
-    """`value` with NUL characters replaced, in strings nested in dicts and lists too.
-
-    Model output and user text may hold NUL (U+0000), which PostgreSQL refuses in text and
-    jsonb columns: unreplaced, one hostile character would fail the whole write.
-    """
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [storable(v) for v in value]
-    return value
+TERMINAL = FINAL_STATUSES
 
 
 def conversation_create(
@@ -59,11 +45,12 @@ def user_message_create(*, conversation: Conversation, text: str) -> Message:
     return message
 
 
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
-"""Which process runs a run: a restarted process can tell its dead runs from live ones."""
+WORKER = PROCESS_ID
+"""Which process runs a run (host:pid:tag; pid alone repeats across hosts and restarts)."""
 
 
 def run_create(*, conversation: Conversation, user_message: Message, route: str) -> AgentRun:
+    """A running run; IntegrityError when the conversation already has one (any process)."""
     run = AgentRun.objects.create(
         conversation=conversation, user_message=user_message, route=route, worker=WORKER
     )
@@ -103,60 +90,37 @@ def messages_append(*, run: AgentRun, messages: Iterable[CoreMessage]) -> list[M
     return Message.objects.bulk_create(rows)
 
 
-def _decimal(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-    except ArithmeticError:
-        return Decimal(0)
-
-
-def step_row(*, run: AgentRun, event: Event) -> RunStep:
-    """The unsaved audit-trail step for an event (`tasks.step_writer` inserts them in bulk)."""
-    p = storable(event.payload)
-    return RunStep(
-        run=run,
-        seq=event.seq,
-        type=event.type,
-        ts=dt.datetime.fromtimestamp(event.ts, tz=dt.timezone.utc),
-        backend=str(p.get("backend") if isinstance(p.get("backend"), str) else "")[:200],
-        model=str(p.get("model") or "")[:200],
-        duration_ms=p.get("duration_ms"),
-        ttft_ms=p.get("ttft_ms"),
-        input_tokens=int(p.get("input_tokens") or 0) if event.type == "model_response" else 0,
-        output_tokens=int(p.get("output_tokens") or 0) if event.type == "model_response" else 0,
-        cost=_decimal(p.get("cost")) if event.type == "model_response" else Decimal(0),
-        payload=p,
-    )
-
-
 def step_effects(*, run: AgentRun, event: Event) -> None:
-    """What an event changes on its run besides its step: the close, the error."""
+    """What an event changes on its run besides its step: the close, the error, the text."""
     p = event.payload
-    if event.type == "run_finished":
-        run_close(run=run, status=p.get("status", "failed"), totals=storable(p))
-    elif event.type == "error":
-        AgentRun.objects.filter(pk=run.pk).update(error=str(storable(p.get("message", "")))[:2000])
+    if isinstance(p, RunFinished):
+        run_close(run=run, totals=p)
+    elif isinstance(p, Failed):
+        AgentRun.objects.filter(pk=run.pk).update(error=str(storable(p.message))[:2000])
+    elif isinstance(p, FellBack) and p.notice == "abandon" and p.abandoned_text:
+        abandoned_text_record(run=run, text=p.abandoned_text)
 
 
-def run_close(*, run: AgentRun, status: str, totals: dict[str, Any], error: str = "") -> None:
+def run_close(*, run: AgentRun, totals: RunFinished, error: str = "") -> None:
     now = timezone.now()
     fields: dict[str, Any] = {
-        "status": status if status in TERMINAL else RunStatus.FAILED,
+        "status": totals.status if totals.status in TERMINAL else RunStatus.FAILED,
         "finished_at": now,
-        "duration_ms": totals.get("duration_ms") or (now - run.started_at).total_seconds() * 1000,
-        "input_tokens": int(totals.get("input_tokens") or 0),
-        "output_tokens": int(totals.get("output_tokens") or 0),
-        "cost": _decimal(totals.get("cost")),
-        "model_calls": int(totals.get("model_calls") or 0),
-        "tool_calls": int(totals.get("tool_calls") or 0),
-        "tool_errors": int(totals.get("tool_errors") or 0),
-        "answered_by": str(totals.get("answered_by") or "")[:200],
+        "duration_ms": totals.duration_ms or (now - run.started_at).total_seconds() * 1000,
+        "input_tokens": totals.input_tokens,
+        "output_tokens": totals.output_tokens,
+        "cost": decimal(totals.cost),
+        "model_calls": totals.model_calls,
+        "tool_calls": totals.tool_calls,
+        "tool_errors": totals.tool_errors,
+        "answered_by": storable(totals.answered_by)[:200],
     }
     if error:
         fields["error"] = error[:2000]
     AgentRun.objects.filter(pk=run.pk).update(**fields)
     for key, value in fields.items():
         setattr(run, key, value)
+    run_closed.send(sender=AgentRun, run=run)  # e.g. the OpenTelemetry export, after commit
 
 
 @transaction.atomic
@@ -185,42 +149,3 @@ def abandoned_text_record(*, run: AgentRun, text: str) -> Message:
         content=storable(text),
         abandoned=True,
     )
-
-
-def _worker_gone(worker: str, *, any_host: bool) -> bool:
-    """True when the process that ran a run is dead (on this host), or on any host if told."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return any_host
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def runs_interrupt_stale(*, any_host: bool = False) -> int:
-    """Close the runs whose process died: called when a server starts, before it serves.
-
-    Runs of live processes on this host are left alone, so one restarted daphne never
-    interrupts its siblings; runs of other hosts only with `any_host`. Each closed run gets
-    its open tool calls answered and a visible note in its conversation.
-    """
-    count = 0
-    for run in AgentRun.objects.filter(status=RunStatus.RUNNING):
-        if not _worker_gone(run.worker, any_host=any_host):
-            continue
-        unanswered_calls_close(run=run, reason="the server stopped during this run")
-        Message.objects.create(
-            conversation_id=run.conversation_id,
-            run=run,
-            role="assistant",
-            content="This run was interrupted because the server stopped. Please send it again.",
-        )
-        run_close(run=run, status=RunStatus.INTERRUPTED, totals={}, error="server stopped")
-        count += 1
-    return count

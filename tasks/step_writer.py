@@ -7,6 +7,11 @@ conversations (py-spy on daphne: 37% of it in single-step inserts). Here the run
 that queue up while a trip is under way go together in the next one: one transaction with a
 savepoint per run, so that one run's failure stays its own, and each run's steps in one bulk
 insert instead of one insert each.
+
+A trip is all or nothing for the runs in it: when the connection dies (or a savepoint cannot
+be rolled back), Django rolls the whole transaction back on leaving the block *without
+raising*, so runs stored earlier in the trip would be told "stored" while their rows vanish.
+The trip checks for that and fails every run in it; nobody announces a step the database lacks.
 """
 
 from __future__ import annotations
@@ -16,79 +21,90 @@ import weakref
 from collections.abc import Sequence
 
 from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 
 from agentcore.events import Event
 from agentcore.messages import Message as CoreMessage
 
 from . import services
 from .models import AgentRun, RunStep
+from .steps import step_row
 
 Items = Sequence[tuple[Event, list[CoreMessage]]]
+Outcome = list[int | None] | BaseException
+"""Per run of a trip: the stored step ids of its items (None for tokens), or its error."""
 
 
-def _store_run(run: AgentRun, items: Items, steps: list[RunStep]) -> None:
-    """A run's events, in order: new messages, abandoned text, step rows, run updates."""
+class TripRolledBack(Exception):
+    """The database rolled back a whole trip: no run in it was stored."""
+
+
+def _store_run(run: AgentRun, items: Items) -> list[int | None]:
+    """A run's events, in order: new messages, step rows, run updates; the steps' ids."""
+    steps: list[RunStep] = []
     for event, new_messages in items:
         if new_messages:
             services.messages_append(run=run, messages=new_messages)
-        if event.type == "fallback" and event.payload.get("notice") == "abandon":
-            text = str(event.payload.get("abandoned_text") or "")
-            if text:
-                services.abandoned_text_record(run=run, text=text)
         if event.type != "token":  # not stored: the model_response step has the whole text
-            steps.append(services.step_row(run=run, event=event))
+            steps.append(step_row(run=run, event=event))
             services.step_effects(run=run, event=event)
+    ids = iter(step.pk for step in RunStep.objects.bulk_create(steps))
+    return [None if event.type == "token" else next(ids) for event, _ in items]
+
+
+_RUN_ERRORS = (IntegrityError, DataError, ValueError)
+"""Errors that are one run's own (its data); anything else is the connection's."""
 
 
 @database_sync_to_async
-def _store_many(batches: Sequence[tuple[AgentRun, Items]]) -> list[BaseException | None]:
-    """One transaction for all waiting runs; the error of each run, or None."""
-    errors: list[BaseException | None] = []
+def _store_many(batches: Sequence[tuple[AgentRun, Items]]) -> list[Outcome]:
+    """One transaction for all waiting runs; per run its step ids or its own error."""
+    outcomes: list[Outcome] = []
     with transaction.atomic():
         for run, items in batches:
-            steps: list[RunStep] = []
             try:
                 with transaction.atomic():  # a savepoint: a failing run rolls back alone
-                    _store_run(run, items, steps)
-                    RunStep.objects.bulk_create(steps)
-            except Exception as exc:  # reported to that run's writer alone
-                errors.append(exc)
-            else:
-                errors.append(None)
-    return errors
+                    outcomes.append(_store_run(run, items))
+            except _RUN_ERRORS as exc:  # reported to that run's writer alone
+                outcomes.append(exc)
+        connection = transaction.get_connection()
+        if connection.needs_rollback or connection.closed_in_transaction:
+            raise TripRolledBack("the database rolled back this write")
+    return outcomes
 
 
 class StepWriter:
     """Collects runs' batches while a trip is under way; each caller waits for its own."""
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[AgentRun, Items, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[AgentRun, Items, asyncio.Future[list[int | None]]]] = []
         self._busy = False
 
-    async def store(self, run: AgentRun, items: Items) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def store(self, run: AgentRun, items: Items) -> list[int | None]:
+        """Store a run's items; their step ids once committed, or the error that lost them."""
+        future: asyncio.Future[list[int | None]] = asyncio.get_running_loop().create_future()
         self._waiting.append((run, items, future))
         if not self._busy:
             self._busy = True
             asyncio.get_running_loop().create_task(self._trips())
-        await future
+        return await future
 
     async def _trips(self) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
+                outcomes: list[Outcome]
                 try:
-                    errors = await _store_many([(run, items) for run, items, _ in batch])
-                except Exception as exc:  # the whole trip failed: every waiting run hears it
-                    errors = [exc] * len(batch)
-                for (_, _, future), error in zip(batch, errors, strict=True):
+                    outcomes = await _store_many([(run, items) for run, items, _ in batch])
+                except Exception as exc:  # the whole trip failed: every run in it hears it
+                    outcomes = [exc] * len(batch)
+                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
-                    if error is None:
-                        future.set_result(None)
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
                     else:
-                        future.set_exception(error)
+                        future.set_result(outcome)
         finally:
             self._busy = False
 

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from agentcore.events import (
+    ApprovalDecided,
+    ApprovalRequired,
+    Failed,
+    FellBack,
+    ModelResponded,
+    Retried,
+    ToolResulted,
+)
+
 from .models import AgentRun, RunStep
+from .steps import event_from_step
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,9 +66,9 @@ def run_timeline(run: AgentRun, steps: Sequence[RunStep]) -> list[Bar]:
     bars: list[Bar] = []
     waiting: dict[str, tuple[float, str]] = {}
     for step in steps:
-        p: dict[str, Any] = step.payload if isinstance(step.payload, dict) else {}
+        p = event_from_step(step).payload
         end = at(step)
-        if step.type == "model_response":
+        if isinstance(p, ModelResponded):
             bars.append(
                 Bar(
                     seq=step.seq,
@@ -69,47 +80,46 @@ def run_timeline(run: AgentRun, steps: Sequence[RunStep]) -> list[Bar]:
                     model=step.model,
                     input_tokens=step.input_tokens,
                     output_tokens=step.output_tokens,
-                    estimated=bool(p.get("tokens_estimated")),
+                    estimated=p.tokens_estimated,
                     cost=step.cost,
                     ttft_ms=step.ttft_ms,
-                    detail=", ".join(str(c.get("name")) for c in p.get("tool_calls") or ()),
+                    detail=", ".join(str(c.get("name")) for c in p.tool_calls),
                 )
             )
-        elif step.type == "tool_result":
-            error = str(p.get("error") or "")
+        elif isinstance(p, ToolResulted):
+            error = p.error or ""
             bars.append(
                 Bar(
                     seq=step.seq,
                     kind="tool",
-                    label=f"tool · {p.get('name', '')}",
+                    label=f"tool · {p.name}",
                     start_ms=max(end - float(step.duration_ms or 0), 0.0),
                     end_ms=end,
                     detail=error,
                     failed=bool(error),
                 )
             )
-        elif step.type == "approval_required":
-            waiting[str(p.get("call_id"))] = (end, str(p.get("name", "")))
-        elif step.type == "approval_decision" and str(p.get("call_id")) in waiting:
-            start, name = waiting.pop(str(p.get("call_id")))
-            decision = str(p.get("decision", ""))
+        elif isinstance(p, ApprovalRequired):
+            waiting[p.call_id] = (end, p.name)
+        elif isinstance(p, ApprovalDecided) and p.call_id in waiting:
+            start, name = waiting.pop(p.call_id)
             bars.append(
                 Bar(seq=step.seq, kind="approval", label=f"approval · {name}",
-                    start_ms=start, end_ms=end, detail=decision, failed=decision != "approve")
+                    start_ms=start, end_ms=end, detail=p.decision,
+                    failed=p.decision != "approve")
             )  # fmt: skip
-        elif step.type == "retry":
-            delay = float(p.get("delay_s") or 0) * 1000
+        elif isinstance(p, Retried):
+            delay = float(p.delay_s or 0) * 1000
             bars.append(
                 Bar(seq=step.seq, kind="retry", label=f"retry · {step.backend}", start_ms=end,
-                    end_ms=end + delay, backend=step.backend, detail=str(p.get("reason", "")),
-                    failed=True)
+                    end_ms=end + delay, backend=step.backend, detail=p.reason, failed=True)
             )  # fmt: skip
-        elif step.type in ("fallback", "error"):
-            notice = str(p.get("notice") or step.type)
+        elif isinstance(p, FellBack | Failed):
+            notice = p.notice if isinstance(p, FellBack) else step.type
+            detail = p.reason if isinstance(p, FellBack) else p.message
             bars.append(
-                Bar(seq=step.seq, kind=step.type, label=f"{notice} · {step.backend}",
-                    start_ms=end, end_ms=end, backend=step.backend, failed=True,
-                    detail=str(p.get("reason") or p.get("message") or ""))
+                Bar(seq=step.seq, kind=step.type, label=f"{notice or step.type} · {step.backend}",
+                    start_ms=end, end_ms=end, backend=step.backend, failed=True, detail=detail)
             )  # fmt: skip
     last = steps[-1]
     total = Bar(

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from agentcore.errors import ConfigError
 
-from . import disclosure, selectors, services
+from . import disclosure, rendering, selectors, services
 from .backend_routes import check_route, circuit_states, default_route
 from .chat_context import chat_extras
 from .models import BackendProfile, RunStep
@@ -70,6 +70,7 @@ def _context(request: HttpRequest, conv: Any) -> dict[str, Any]:
             last_step_id=last or 0,
             route_text=conv.route or default_route(),
             circuits=circuits,
+            **rendering.live_state(conv),
         )
     return context
 

@@ -136,7 +136,8 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
             # queue to overflow or expire (channels-redis' list-based layer lost events for
             # 50 concurrent conversations in the benchmark, and its 5 s BZPOPMIN races
             # redis-py 8's 5 s socket timeout).
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Degrades instead of failing while Redis is away (tasks/layer.py).
+            "BACKEND": "tasks.layer.TolerantPubSubLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": TASKWEB_CHANNEL_PREFIX},
         }
         if REDIS_URL
@@ -238,3 +239,14 @@ TASKWEB_CONTEXT_BY_PROFILE: dict[str, dict[str, int]] = json.loads(
     os.environ.get("TASKWEB_CONTEXT_BY_PROFILE", "{}")
 )
 """Per backend profile overrides, e.g. {"small-local": {"messages": 12, "tokens": 2000}}."""
+TASKWEB_MAX_CALLS_PER_ANSWER = int(os.environ.get("TASKWEB_MAX_CALLS_PER_ANSWER", "16"))
+"""Tool calls run per model answer; the rest get an error result (issue #11)."""
+TASKWEB_MAX_CALLS_PER_RUN = int(os.environ.get("TASKWEB_MAX_CALLS_PER_RUN", "64"))
+TASKWEB_APPROVAL_TIMEOUT_S = float(os.environ.get("TASKWEB_APPROVAL_TIMEOUT_S", "600"))
+"""An approval not answered in this time counts as rejected (the run goes on)."""
+TASKWEB_HEARTBEAT_S = float(os.environ.get("TASKWEB_HEARTBEAT_S", "5"))
+"""How often each server process records that it is alive and looks for orphaned runs."""
+TASKWEB_WORKER_STALE_S = float(os.environ.get("TASKWEB_WORKER_STALE_S", "30"))
+"""A process silent this long no longer owns its runs: any process closes them."""
+TASKWEB_MAX_SOCKETS_PER_USER = int(os.environ.get("TASKWEB_MAX_SOCKETS_PER_USER", "20"))
+"""Open chat sockets per user and process."""

@@ -389,11 +389,13 @@ class HttpEdge:
         seen = 0
         while True:
             remaining = t.total - (time.monotonic() - started)
-            limit = min(t.first_token, remaining) if first else remaining
+            limit = min(t.first_token if first else t.idle, remaining)
             what = (
-                f"no first byte within {t.first_token}s"
-                if first and t.first_token <= remaining
-                else f"answer took longer than {t.total}s"
+                f"answer took longer than {t.total}s"
+                if limit == remaining
+                else f"no first byte within {t.first_token}s"
+                if first
+                else f"stalled: no output for {t.idle:g}s"
             )
             try:
                 text = await self._deadline(anext(texts), limit, what)

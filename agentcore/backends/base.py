@@ -197,12 +197,16 @@ class Backend(abc.ABC):
         request, so that a cancelled run stops the server generating.
         """
 
-    def fallback_from(self, name: str) -> Backend | None:
-        """Where to go when backend `name` answers but its output stays invalid.
+    def for_turn(self) -> Backend:
+        """This backend as one run sees it. A chain remembers, for that run only, which of
+        its backends failed, so that the run's next model call does not wait on them again;
+        a single backend has nothing to remember and returns itself."""
+        return self
 
-        Only a chain has somewhere to go; a single backend returns None, and the loop keeps
-        sending the model its tool errors until the step limit.
-        """
+    def give_up_on(self, name: str, reason: str) -> str | None:
+        """Told that backend `name`'s answers stay unusable (e.g. invalid tool calls after a
+        corrective round): the name of the backend that answers from now on, or None when
+        there is nowhere better to go (a single backend keeps answering)."""
         return None
 
     async def aclose(self) -> None:

@@ -10,6 +10,10 @@ does is reported as `NoticeChunk`s in the stream, which the loop turns into even
   and the chain never retries the same backend (the answer would be duplicated);
 - `fallback` when the chain moves on from a failed backend to the next.
 
+A run talks to `for_turn()`: a view of the chain that remembers, for that run only, which
+backends failed (or were given up on for unusable answers). The run's next model call skips
+them, once saying why, instead of waiting on a stalled server a second time.
+
 The chain only sleeps between retries of one backend; moving to another is immediate, so a
 refused connection costs the user milliseconds, not a backoff.
 """
@@ -81,6 +85,7 @@ class FallbackBackend(Backend):
         idle_timeout: float | None = None,
         sleep: Sleep = asyncio.sleep,
         name: str | None = None,
+        turn: bool = False,
     ) -> None:
         """Build a chain.
 
@@ -94,6 +99,7 @@ class FallbackBackend(Backend):
                 a guard for backends that have no network timeouts of their own.
             sleep: awaited between retries of one backend; injectable for tests.
             name: shown in the trace; defaults to the route, names joined by commas.
+            turn: this chain serves one run and remembers the backends that failed in it.
         """
         if not backends:
             raise ConfigError("a fallback chain needs at least one backend")
@@ -103,6 +109,12 @@ class FallbackBackend(Backend):
         self.policy = policy
         self.idle_timeout = idle_timeout
         self.sleep = sleep
+        self._turn = turn
+        self._failed: dict[str, str] = {}
+        """Backends that failed in this run, with why (only when `turn`)."""
+        self._said: set[str] = set()
+        self._unsaid: list[NoticeChunk] = []
+        """Notices to send at the start of the next stream (a give-up decided between calls)."""
         usable = [b for b in self.backends if not self._withheld(b)] or list(self.backends)
         first = usable[0].info
         self.info = BackendInfo(
@@ -126,22 +138,38 @@ class FallbackBackend(Backend):
         """The same chain under another privacy policy (e.g. for a local-only conversation)."""
         return self._derive(self.backends, policy=policy)
 
-    def fallback_from(self, name: str) -> FallbackBackend | None:
-        """The chain to use when backend `name` answered but its answer is unusable.
+    def for_turn(self) -> FallbackBackend:
+        """The chain for one run: backends that fail in it are not tried again in it."""
+        return self._derive(self.backends, policy=self.policy, turn=True)
 
-        When a model's output stays invalid after one corrective round, the caller switches
-        to the backends after `name` for the rest of the run. None when nothing follows
-        `name` (or `name` is not in the chain): there is nowhere better to go.
-        """
+    def give_up_on(self, name: str, reason: str) -> str | None:
+        """Skip `name` for the rest of this run; the backend that answers next, or None."""
         names = [b.info.name for b in self.backends]
-        if name not in names:
+        if not self._turn or name not in names:
             return None
-        rest = self.backends[names.index(name) + 1 :]
-        if not [b for b in rest if not self._withheld(b)]:
+        rest = [
+            b
+            for b in self.backends[names.index(name) + 1 :]
+            if not self._withheld(b) and b.info.name not in self._failed
+        ]
+        if not rest:
             return None
-        return self._derive(rest, policy=self.policy)
+        self._failed[name] = reason
+        self._said.add(name)
+        info = self.backends[names.index(name)].info
+        self._unsaid.append(
+            NoticeChunk(
+                "fallback",
+                info,
+                reason=f"{reason}; falling back to {rest[0].info.name}",
+                data={"next": rest[0].info.name},
+            )
+        )
+        return rest[0].info.name
 
-    def _derive(self, backends: Sequence[Backend], *, policy: Policy | None) -> FallbackBackend:
+    def _derive(
+        self, backends: Sequence[Backend], *, policy: Policy | None, turn: bool = False
+    ) -> FallbackBackend:
         return FallbackBackend(
             backends,
             retry=self.retry,
@@ -149,6 +177,8 @@ class FallbackBackend(Backend):
             policy=policy,
             idle_timeout=self.idle_timeout,
             sleep=self.sleep,
+            name=self.info.name if turn else None,
+            turn=turn,
         )
 
     def _withheld(self, backend: Backend) -> bool:
@@ -156,7 +186,7 @@ class FallbackBackend(Backend):
 
     def _next_name(self, index: int) -> str | None:
         for backend in self.backends[index + 1 :]:
-            if not self._withheld(backend):
+            if not self._withheld(backend) and backend.info.name not in self._failed:
                 return backend.info.name
         return None
 
@@ -164,8 +194,18 @@ class FallbackBackend(Backend):
         """Stream the first backend that answers; raise the last error if none does."""
         summary: list[str] = []
         last_error: BackendError | None = None
+        unsaid, self._unsaid = self._unsaid, []
+        for notice in unsaid:
+            yield notice
         for index, backend in enumerate(self.backends):
             info = backend.info
+            if info.name in self._failed:
+                why = self._failed[info.name]
+                summary.append(f"{info.name}: {why}")
+                if info.name not in self._said:
+                    self._said.add(info.name)
+                    yield NoticeChunk("skip", info, reason=f"skipped: {why}")
+                continue
             if self._withheld(backend):
                 reason = f"withheld: conversation is local-only, {info.name} is a cloud backend"
                 summary.append(f"{info.name}: {reason}")
@@ -194,6 +234,8 @@ class FallbackBackend(Backend):
             last_error = error
             error.backend = error.backend or info.name
             what = describe(error, info.name) + (f"; {outcome.why}" if outcome.why else "")
+            if self._turn:
+                self._failed[info.name] = f"{describe(error, info.name)} earlier in this run"
             tries = f" ({outcome.attempts} attempts)" if outcome.attempts > 1 else ""
             summary.append(f"{what}{tries}")
             if next_name is not None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 FaultKind = Literal[
     "refuse",
     "stall",
+    "stall_after_headers",
     "status",
     "truncate_stream",
     "malformed_json",
@@ -51,6 +52,11 @@ def refuse() -> Fault:
 def stall(seconds: float, then: Turn | None = None) -> Fault:
     """Wait `seconds` before the first byte, then answer `then` (or close if None)."""
     return Fault(kind="stall", seconds=seconds, turn=then)
+
+
+def stall_after_headers(seconds: float, then: Turn = "A late answer") -> Fault:
+    """Send 200 and the headers, then nothing for `seconds`, then stream `then`."""
+    return Fault(kind="stall_after_headers", seconds=seconds, turn=then)
 
 
 def status(code: int, message: str = "", *, retry_after: str | float | None = None) -> Fault:

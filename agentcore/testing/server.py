@@ -55,6 +55,8 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
     frames: list[bytes] | None = None
     """Streamed (chunked) bodies: one frame per protocol line/event."""
+    pause_s: float = 0.0
+    """Seconds between the headers and the first frame (`stall_after_headers`)."""
 
 
 class ScriptedServer:
@@ -218,6 +220,9 @@ class ScriptedServer:
             return
         head.append("Transfer-Encoding: chunked")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        if response.pause_s:
+            await writer.drain()
+            await asyncio.sleep(response.pause_s)
         frames = (
             response.frames[: max(1, len(response.frames) // 2)] if truncate else response.frames
         )
@@ -340,7 +345,8 @@ class ScriptedServer:
         if kind == "stream_error" and fault is not None:
             error = json.dumps(wire.error_body(protocol, 500, fault.message)).encode()
             frames[len(frames) // 2 :] = [prefix + error + suffix]
-        return _Response(frames=frames, content_type=content_type)
+        pause = fault.seconds if fault is not None and kind == "stall_after_headers" else 0.0
+        return _Response(frames=frames, content_type=content_type, pause_s=pause)
 
     @staticmethod
     def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> _Response:

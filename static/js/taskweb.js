@@ -299,4 +299,16 @@
       });
     }
   });
+  // Reconnect after the last step this page has: every stored step's fragment moves
+  // #ws-cursor, and the ws extension asks htmx.createWebSocket for each (re)connection.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.htmx || !htmx.createWebSocket) { return; }
+    var make = htmx.createWebSocket;
+    htmx.createWebSocket = function (url) {
+      var cursor = document.getElementById("ws-cursor");
+      var step = cursor ? cursor.getAttribute("data-step") : null;
+      if (step && /^\d+$/.test(step)) { url = url.replace(/([?&]after_step=)\d*/, "$1" + step); }
+      return make(url);
+    };
+  });
 })();

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0005_backendprofile_tool_choice'),
+        ('tasks', '0006_run_reliability'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from agentcore.error_words import schema_words
 from tasks.approval_subjects import ApprovalSubject, approval_subject_for
+from tasks.steps import payload_dict
 
 register = template.Library()
 
@@ -79,9 +80,9 @@ def relative_time(value: Any, now: dt.datetime | None = None) -> str:
 
 
 @register.filter
-def plain_reason(payload: dict[str, Any]) -> str:
+def plain_reason(payload: Any) -> str:
     """A retry, fallback, skip or error step as one sentence a user can act on."""
-    p = payload or {}
+    p = payload_dict(payload)
     backend = str(p.get("backend") or "the backend")
     who, where = _describe_backend(backend)
     then = f" — answered by {p['next']}" if p.get("next") else ""
@@ -158,7 +159,7 @@ def step_label(step_type: str) -> str:
 @register.filter
 def step_has_body(step: Any) -> bool:
     """Whether a trace step has details to fold (arguments, results, reasons)."""
-    p = step.payload or {}
+    p = payload_dict(step.payload)
     if step.type == "model_response":
         return bool(p.get("tool_calls"))
     return step.type not in {"model_request", "run_started", "run_finished", "token"}

@@ -49,7 +49,7 @@ async def test_a_tool_turn_produces_the_documented_event_sequence():
         "run_started", "model_request", "model_response", "tool_call", "tool_result",
         "model_request", "model_response", "final", "run_finished",
     ]  # fmt: skip
-    assert events[-1].payload["status"] == "completed"
+    assert events[-1].payload.status == "completed"
     assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant"]
     assert backend.calls[1].messages[-1].role == "tool"
     backend.assert_complete()
@@ -65,18 +65,18 @@ async def test_invalid_arguments_go_back_to_the_model_which_can_correct_itself()
     )
     events, _ = await run(backend)
     results = [e for e in events if e.type == "tool_result"]
-    assert results[0].payload["error"] and "title" in results[0].payload["content"]
-    assert results[1].payload["error"] is None
+    assert results[0].payload.error and "title" in results[0].payload.content
+    assert results[1].payload.error is None
     assert "Invalid arguments" in backend.calls[1].messages[-1].content
-    assert events[-1].payload["tool_errors"] == 1
+    assert events[-1].payload.tool_errors == 1
 
 
 async def test_an_unknown_tool_is_answered_with_an_error_not_a_crash():
     backend = ScriptedBackend([ToolCall(id="c1", name="launch_rocket", arguments={}), "Sorry."])
     events, _ = await run(backend)
     result = next(e for e in events if e.type == "tool_result")
-    assert "Unknown tool" in result.payload["content"]
-    assert events[-1].payload["status"] == "completed"
+    assert "Unknown tool" in result.payload.content
+    assert events[-1].payload.status == "completed"
 
 
 async def test_a_tool_call_written_as_text_is_recovered_and_marked():
@@ -85,9 +85,9 @@ async def test_a_tool_call_written_as_text_is_recovered_and_marked():
     )
     events, messages = await run(backend)
     call = next(e for e in events if e.type == "tool_call")
-    assert call.payload["recovered"] is True
-    assert call.payload["arguments"] == {"title": "Stamps"}
-    tokens = "".join(e.payload["text"] for e in events if e.type == "token")
+    assert call.payload.recovered is True
+    assert call.payload.arguments == {"title": "Stamps"}
+    tokens = "".join(e.payload.text for e in events if e.type == "token")
     assert "create_task" not in tokens, "the call's JSON must not stream to the user as text"
     assert messages[1].tool_calls[0].name == "create_task"
 
@@ -103,8 +103,8 @@ async def test_the_step_limit_stops_a_looping_model():
     events = [e async for e in agent.run(messages, run_id="r")]
     assert len(backend.calls) == 3
     error = next(e for e in events if e.type == "error")
-    assert error.payload["kind"] == "step_limit"
-    assert events[-1].payload["status"] == "failed"
+    assert error.payload.kind == "step_limit"
+    assert events[-1].payload.status == "failed"
     asked = {c.id for m in messages for c in m.tool_calls}
     answered = {m.tool_call_id for m in messages if m.role == "tool"}
     assert asked == answered
@@ -116,7 +116,7 @@ async def test_without_an_approver_destructive_calls_are_rejected():
     )
     events, messages = await run(backend)
     decision = next(e for e in events if e.type == "approval_decision")
-    assert decision.payload["decision"] == "reject"
+    assert decision.payload.decision == "reject"
     assert "rejected" in messages[2].content
 
 
@@ -129,7 +129,7 @@ async def test_an_approved_call_runs():
     )
     events, _ = await run(backend, approve=yes)
     result = next(e for e in events if e.type == "tool_result")
-    assert result.payload["value"] == {"deleted": 1}
+    assert result.payload.value == {"deleted": 1}
 
 
 async def test_usage_and_cost_are_summed_per_run():
@@ -148,16 +148,16 @@ async def test_usage_and_cost_are_summed_per_run():
     backend = ScriptedBackend([[TextDelta("Hello"), UsageChunk(500, 200)]], info=info)
     events, _ = await run(backend)
     response = next(e for e in events if e.type == "model_response")
-    assert response.payload["input_tokens"] == 500
-    assert Decimal(response.payload["cost"]) == Decimal("0.000195")
-    assert events[-1].payload["cost"] == "0.000195"
-    assert events[-1].payload["answered_by"] == "paid"
+    assert response.payload.input_tokens == 500
+    assert Decimal(response.payload.cost) == Decimal("0.000195")
+    assert events[-1].payload.cost == "0.000195"
+    assert events[-1].payload.answered_by == "paid"
 
 
 async def test_tokens_stream_before_the_final_event():
     backend = ScriptedBackend(["one two three"])
     events, _ = await run(backend)
-    token_text = "".join(e.payload["text"] for e in events if e.type == "token")
+    token_text = "".join(e.payload.text for e in events if e.type == "token")
     assert token_text == "one two three"
     assert types(events, skip=())[-2:] == ["final", "run_finished"]
 
@@ -187,11 +187,9 @@ async def test_a_model_still_invalid_after_a_corrective_round_falls_back_to_the_
     events, _ = await run(FallbackBackend([custom, strong]))
     fallback = [e for e in events if e.type == "fallback"]
     assert len(fallback) == 1
-    assert (
-        "invalid tool calls from custom after a corrective round" in fallback[0].payload["reason"]
-    )
-    assert events[-1].payload["answered_by"] == "strong"
-    assert events[-1].payload["status"] == "completed"
+    assert "invalid tool calls from custom after a corrective round" in fallback[0].payload.reason
+    assert events[-1].payload.answered_by == "strong"
+    assert events[-1].payload.status == "completed"
     custom.assert_complete()
     strong.assert_complete()
 
@@ -202,7 +200,7 @@ async def test_a_single_backend_keeps_its_corrective_rounds_until_it_gets_it_rig
     backend = ScriptedBackend([bad_call, bad_call, good, "Added."])
     events, _ = await run(backend)
     assert not [e for e in events if e.type == "fallback"]
-    assert events[-1].payload["status"] == "completed"
+    assert events[-1].payload.status == "completed"
 
 
 async def test_call_markup_inside_a_tool_result_reaches_the_model_inert():
@@ -215,6 +213,42 @@ async def test_call_markup_inside_a_tool_result_reaches_the_model_inert():
         return f"I created {last.content}"  # a model echoing the tool result verbatim
 
     events, _ = await run(ScriptedBackend(echo))
-    assert [e.payload["name"] for e in events if e.type == "tool_call"] == ["create_task"]
-    assert "[tool_call]" in events[-2].payload["text"]
-    assert events[-1].payload["status"] == "completed"
+    assert [e.payload.name for e in events if e.type == "tool_call"] == ["create_task"]
+    assert "[tool_call]" in events[-2].payload.text
+    assert events[-1].payload.status == "completed"
+
+
+async def test_calls_past_the_per_answer_cap_are_answered_with_an_error_not_run():
+    CREATED.clear()
+    calls = [
+        ToolCall(id=f"c{i}", name="create_task", arguments={"title": f"t{i}"}) for i in range(5)
+    ]
+    backend = ScriptedBackend([calls, "Done."])
+    messages = [Message(role="user", content="five")]
+    agent = Agent(backend=backend, tools=tools(), max_calls_per_answer=2, max_calls_per_run=3)
+    events = [e async for e in agent.run(messages, run_id="r")]
+    assert CREATED == ["t0", "t1"]
+    errors = [e.payload for e in events if e.type == "error"]
+    assert errors and errors[0].kind == "tool_call_cap" and "3 of 5" in errors[0].message
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    assert answered == {f"c{i}" for i in range(5)}, "every call answered: the history is valid"
+    assert "not run" in backend.calls[1].messages[-1].content
+
+
+async def test_an_approval_without_an_answer_expires_as_a_rejection():
+    import asyncio
+
+    backend = ScriptedBackend(
+        [ToolCall(id="d", name="delete_task", arguments={"task_id": 1}), "ok"]
+    )
+
+    async def never(call):
+        await asyncio.Event().wait()
+
+    agent = Agent(backend=backend, tools=tools(), approval_timeout_s=0.05)
+    events = [
+        e async for e in agent.run([Message(role="user", content="x")], run_id="r", approve=never)
+    ]
+    decision = next(e.payload for e in events if e.type == "approval_decision")
+    assert decision.decision == "reject" and "expired" in decision.reason
+    assert events[-1].payload.status == "completed"

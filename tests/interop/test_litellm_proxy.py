@@ -59,11 +59,11 @@ async def test_native_tool_call_and_usage_pass_through_litellm(scripted_litellm,
     await backend.aclose()
     assert created == ["Buy milk"]
     responses = [e for e in events if e.type == "model_response"]
-    assert responses[0].payload["tool_calls"][0]["name"] == "create_task"
-    assert responses[0].payload["recovered"] is False
-    assert all(r.payload["input_tokens"] > 0 for r in responses)
-    assert events[-2].payload["text"] == "Added Buy milk."
-    assert events[-1].payload["status"] == "completed"
+    assert responses[0].payload.tool_calls[0]["name"] == "create_task"
+    assert responses[0].payload.recovered is False
+    assert all(r.payload.input_tokens > 0 for r in responses)
+    assert events[-2].payload.text == "Added Buy milk."
+    assert events[-1].payload.status == "completed"
     upstream = server.chat_requests[0].body
     assert upstream["tools"][0]["function"]["name"] == "create_task"
     assert MASTER_KEY not in str(server.chat_requests[0].headers)  # the proxy keeps its key
@@ -76,7 +76,7 @@ async def test_tool_call_in_text_survives_the_proxy_and_is_recovered(scripted_li
     events = await run(backend, tools)
     await backend.aclose()
     assert created == ["Buy milk"]
-    assert next(e for e in events if e.type == "tool_call").payload["recovered"] is True
+    assert next(e for e in events if e.type == "tool_call").payload.recovered is True
 
 
 async def test_a_wrong_key_is_refused_by_the_proxy(scripted_litellm, monkeypatch):
@@ -88,6 +88,6 @@ async def test_a_wrong_key_is_refused_by_the_proxy(scripted_litellm, monkeypatch
     events = await run(backend, tools_and_log()[0])
     await backend.aclose()
     error = next(e for e in events if e.type == "error")
-    assert error.payload["status"] in {400, 401, 403}
+    assert error.payload.status in {400, 401, 403}
     assert "sk-wrong-key-123" not in error.to_json()
     assert BackendHTTPError.kind == "http_error"

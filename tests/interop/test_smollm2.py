@@ -80,17 +80,17 @@ async def test_agent_round_trip_streams_counts_usage_and_runs_recovery(smollm2):
     messages = [Message(role="user", content="Add a task: buy milk")]
     events = [e async for e in agent.run(messages, run_id=uuid.uuid4().hex)]
     await backend.aclose()
-    assert not [e for e in events if e.type == "error" and e.payload["kind"] != "step_limit"]
+    assert not [e for e in events if e.type == "error" and e.payload.kind != "step_limit"]
     responses = [e for e in events if e.type == "model_response"]
     assert responses, path
     first = responses[0].payload
-    assert first["input_tokens"] > 0 and first["output_tokens"] > 0
-    assert first["ttft_ms"] is not None
+    assert first.input_tokens > 0 and first.output_tokens > 0
+    assert first.ttft_ms is not None
     # Recovery ran: either the text held a tool call (then it was executed) or it did not.
     calls = [e for e in events if e.type == "tool_call"]
     results = [e for e in events if e.type == "tool_result"]
     assert len(calls) == len(results)
-    assert first["recovered"] is bool(first["tool_calls"]) or not first["tool_calls"]
+    assert first.recovered is bool(first.tool_calls) or not first.tool_calls
     assert events[-1].type == "run_finished"
 
 
@@ -119,15 +119,15 @@ async def test_a_forced_create_task_is_a_real_call_that_runs_and_is_answered(smo
     await backend.aclose()
     types = [e.type for e in events]
     calls = [e.payload for e in events if e.type == "tool_call"]
-    assert calls and calls[0]["name"] == "create_task", (path, types)
-    assert calls[0]["recovered"] is False, "a native call, not text"
+    assert calls and calls[0].name == "create_task", (path, types)
+    assert calls[0].recovered is False, "a native call, not text"
     result = next(e.payload for e in events if e.type == "tool_result")
-    assert not result["error"] and not result["invalid"], result
+    assert not result.error and not result.invalid, result
     assert created and created[0]["title"].strip(), created
     assert types.index("tool_result") < types.index("final")
-    assert events[-1].payload["status"] == "completed"
-    assert events[-1].payload["model_calls"] == 2, "the choice was forced on the first round only"
-    print(f"\n[{path}] forced call: {calls[0]['arguments']}")
+    assert events[-1].payload.status == "completed"
+    assert events[-1].payload.model_calls == 2, "the choice was forced on the first round only"
+    print(f"\n[{path}] forced call: {calls[0].arguments}")
 
 
 async def test_probe_measures_latency_and_speed(smollm2):

@@ -82,7 +82,6 @@ def live_server_base() -> type:
             from channels.layers import channel_layers
 
             from agentcore.breaker import set_default_breaker
-            from tasks.runner import ACTIVE_RUNS
 
             connections.close_all()
             # asgiref's executor for thread-sensitive code has its thread in this process
@@ -99,7 +98,6 @@ def live_server_base() -> type:
             SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
             channel_layers.backends.clear()
             set_default_breaker(None)
-            ACTIVE_RUNS.clear()
             super().setUpClass()
 
     return LiveServer

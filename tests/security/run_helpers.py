@@ -29,9 +29,7 @@ async def run_turn(conversation, text: str, *, approve=None) -> tuple[object, li
 
 
 def calls_of(events, name: str | None = None) -> list:
-    return [
-        e for e in events if e.type == "tool_call" and (name is None or e.payload["name"] == name)
-    ]
+    return [e for e in events if e.type == "tool_call" and (name is None or e.payload.name == name)]
 
 
 async def receive_until(communicator, last: str = "run_finished", timeout: float = 10.0) -> list:

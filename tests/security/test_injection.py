@@ -64,7 +64,7 @@ async def test_an_obedient_scripted_model_is_stopped_at_approval_and_deletes_not
     deletes = calls_of(events, "delete_task")
     assert len(deletes) == 2, "the obedient model did try"
     waits = [e for e in events if e.type == "approval_required"]
-    decisions = [e.payload["decision"] for e in events if e.type == "approval_decision"]
+    decisions = [e.payload.decision for e in events if e.type == "approval_decision"]
     assert len(waits) == 2 and decisions == ["reject", "reject"]
     await assert_all_there(tasks)
     assert run.status == "completed"
@@ -103,7 +103,7 @@ async def test_an_obedient_model_over_the_wire_waits_for_approval(alice, kind, s
         conv = await make_conversation(alice, name)
         run, events = await run_turn(conv, "What's on my list?")
     assert len(calls_of(events, "delete_task")) == 2
-    assert [e.payload["decision"] for e in events if e.type == "approval_decision"] == [
+    assert [e.payload.decision for e in events if e.type == "approval_decision"] == [
         "reject",
         "reject",
     ]
@@ -126,7 +126,7 @@ async def test_the_builtin_engine_asks_before_deleting_even_when_the_user_says_s
     run, events = await run_turn(conv, f"Delete the task {INJECTION_TITLE}")
     for call in calls_of(events, "delete_task"):
         waits = [e for e in events if e.type == "approval_required"]
-        assert call.payload["call_id"] in {w.payload["call_id"] for w in waits}
+        assert call.payload.call_id in {w.payload.call_id for w in waits}
     await assert_all_there(tasks)
 
 
@@ -141,8 +141,8 @@ async def test_a_title_shaped_like_a_tool_call_echoed_in_prose_is_not_executed(
     backend = ScriptedBackend([ToolCall(id="l1", name="list_tasks", arguments={}), echo])
     conv = await make_conversation(alice, scripted_route(backend))
     run, events = await run_turn(conv, "what's on my list?", approve=None)
-    assert [c.payload["name"] for c in calls_of(events)] == ["list_tasks"]
-    assert next(e for e in events if e.type == "final").payload["text"] == echo
+    assert [c.payload.name for c in calls_of(events)] == ["list_tasks"]
+    assert next(e for e in events if e.type == "final").payload.text == echo
     await task.arefresh_from_db()
     assert task.status == "open"
 
@@ -171,10 +171,10 @@ async def test_a_run_whose_model_answers_with_deeply_nested_brackets_completes(
     conv = await make_conversation(alice, scripted_route(ScriptedBackend([answer])))
     run, events = await run_turn(conv, "hi")
     assert run.status == "completed", [e.payload for e in events if e.type == "error"]
-    assert next(e for e in events if e.type == "final").payload["text"] == answer
+    assert next(e for e in events if e.type == "final").payload.text == answer
 
 
 def test_the_system_prompt_says_titles_and_results_are_data():
-    from agentcore.loop import SYSTEM_PROMPT
+    from tasks.prompts import SYSTEM_PROMPT
 
     assert re.search(r"titles, descriptions and tool results\s+are data", SYSTEM_PROMPT)

@@ -193,11 +193,11 @@ async def test_bobs_scripted_model_naming_alices_ids_changes_nothing_even_when_a
         return True
 
     run, events = await run_turn(conv, f"Work on task {task.pk}", approve=approve)
-    results = {e.payload["call_id"]: e.payload for e in events if e.type == "tool_result"}
+    results = {e.payload.call_id: e.payload for e in events if e.type == "tool_result"}
     for call_id in "gucd":
-        assert results[call_id]["error"] == f"no task with id {task.pk}"
-    assert results["l"]["value"] == {"tasks": [], "count": 0}
-    assert SECRET_TITLE not in json.dumps([e.payload for e in events])
+        assert results[call_id].error == f"no task with id {task.pk}"
+    assert results["l"].value == {"tasks": [], "count": 0}
+    assert SECRET_TITLE not in json.dumps([e.to_dict() for e in events], default=str)
     await task.arefresh_from_db()
     assert (task.title, task.status) == (SECRET_TITLE, "open")
 

@@ -21,7 +21,7 @@ from hostile_strings import (
     live_markup_problems,
 )
 
-from agentcore.events import Event
+from agentcore.events import ApprovalRequired, Event
 from tasks.models import AgentRun, Conversation, Message, RunStep, Task
 from tasks.templatetags.taskweb import render_markdown
 
@@ -123,11 +123,12 @@ def test_model_text_reaches_the_page_inside_hx_disable(corpus_data):
 def test_approval_cards_with_hostile_call_ids_and_arguments_stay_inert(db):
     for index, text in enumerate(CORPUS):
         event = Event(
-            type="approval_required",
             run_id="1",
             seq=index,
             ts=0.0,
-            payload={"call_id": text[:200], "name": text[:80], "arguments": {text[:80]: text}},
+            payload=ApprovalRequired(
+                call_id=text[:200], name=text[:80], arguments={text[:80]: text}
+            ),
         )
         for decided in (None, "approve"):
             html = render_to_string(

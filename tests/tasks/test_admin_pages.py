@@ -75,7 +75,7 @@ def profile_form(**changes) -> dict:
     form = {
         "name": "tiny", "kind": "openai_compat", "base_url": "http://127.0.0.1:4000/v1",
         "model": "task-api-model", "api_key_env": "OPENAI_API_KEY", "connect_timeout": "3",
-        "first_token_timeout": "30", "total_timeout": "300", "locality": "local",
+        "first_token_timeout": "30", "total_timeout": "300", "idle_timeout": "30", "locality": "local",
         "price_in_per_mtok": "0", "price_out_per_mtok": "0", "tool_choice": "", "enabled": "on",
     }  # fmt: skip
     return {**form, **changes}

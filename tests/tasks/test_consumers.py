@@ -190,18 +190,19 @@ async def test_run_events_reach_clients_while_the_database_thread_is_busy(alice,
 
     from channels.layers import get_channel_layer
 
-    from tasks.consumers import group_name
+    from agentcore.events import Event, Token
+    from tasks.relay import layer_message
+    from tasks.runs import group_name
 
     conv = await make_conversation(alice, scripted_route(ScriptedBackend(["unused"])))
     ws, connected, _ = await connect(alice, conv.pk)
     assert connected
     release = threading.Event()
     busy = asyncio.ensure_future(sync_to_async(release.wait)())  # thread_sensitive: the DB thread
-    token = {"type": "token", "run_id": "1", "seq": 1, "ts": 0.0, "payload": {"text": "hi"}}
+    token = Event(run_id="1", seq=1, ts=0.0, payload=Token(text="hi"))
+    message = {**layer_message(conv.pk, token), "origin": "another-process"}
     try:
-        await get_channel_layer().group_send(
-            group_name(conv.pk), {"type": "run.event", "event": token}
-        )
+        await get_channel_layer().group_send(group_name(conv.pk), message)
         assert json.loads(await ws.receive_from(timeout=3))["payload"]["text"] == "hi"
     finally:
         release.set()

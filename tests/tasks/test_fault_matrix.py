@@ -83,7 +83,7 @@ def of(events, kind):
 
 def notices(events):
     return [
-        (e.type, e.payload.get("notice"), e.payload.get("backend"))
+        (e.type, e.payload.notice, e.payload.backend)
         for e in events
         if e.type in {"retry", "fallback"}
     ]
@@ -100,7 +100,7 @@ async def test_a_refused_connection_falls_back_to_builtin_at_once(alice, scripte
         alice, scripted_route, upstream(f"http://127.0.0.1:{closed_port()}")
     )
     assert notices(events)[0] == ("fallback", "fallback", "custom")
-    assert "cannot reach" in of(events, "fallback")[0].payload["reason"]
+    assert "cannot reach" in of(events, "fallback")[0].payload.reason
     assert not of(events, "retry")
     await assert_builtin_created_the_task(run, alice)
 
@@ -109,15 +109,15 @@ async def test_a_timeout_before_headers_is_retried_then_falls_back(alice, script
     with ScriptedServer([stall(3.0), stall(3.0)]) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
     assert [n[:2] for n in notices(events)][:2] == [("retry", "retry"), ("fallback", "fallback")]
-    assert "timeout" in of(events, "fallback")[0].payload["reason"].lower()
+    assert "timeout" in of(events, "fallback")[0].payload.reason.lower()
     await assert_builtin_created_the_task(run, alice)
 
 
 async def test_a_stall_mid_stream_abandons_the_streamed_text_and_falls_back(alice, scripted_route):
     with ScriptedServer(["I am thinking about this for a long while"], token_delay=0.3) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
-    abandon = [e for e in of(events, "fallback") if e.payload["notice"] == "abandon"]
-    assert abandon and abandon[0].payload["abandoned_text"]
+    abandon = [e for e in of(events, "fallback") if e.payload.notice == "abandon"]
+    assert abandon and abandon[0].payload.abandoned_text
     # Text already reached the user: no retry of that attempt, straight to the next backend.
     assert notices(events)[:2] == [
         ("fallback", "abandon", "custom"),
@@ -125,7 +125,7 @@ async def test_a_stall_mid_stream_abandons_the_streamed_text_and_falls_back(alic
     ]
     await assert_builtin_created_the_task(run, alice)
     kept = await Message.objects.filter(run=run, abandoned=True).aget()
-    assert kept.content == abandon[0].payload["abandoned_text"]
+    assert kept.content == abandon[0].payload.abandoned_text
 
 
 async def test_a_429_is_retried_after_its_retry_after(alice, scripted_route):
@@ -133,8 +133,8 @@ async def test_a_429_is_retried_after_its_retry_after(alice, scripted_route):
     with ScriptedServer([rate_limit(retry_after=0.2), create, "Added Buy milk."]) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
     retry = of(events, "retry")[0]
-    assert retry.payload["status"] == 429
-    assert retry.payload["delay_s"] == pytest.approx(0.2)
+    assert retry.payload.status == 429
+    assert retry.payload.delay_s == pytest.approx(0.2)
     assert run.status == "completed" and run.answered_by == "custom"
     assert await Task.objects.filter(owner=alice, title="Buy milk").aexists()
 
@@ -143,7 +143,7 @@ async def test_a_429_is_retried_after_its_retry_after(alice, scripted_route):
 async def test_a_server_error_then_success_is_retried_once(alice, scripted_route, code):
     with ScriptedServer([status(code, "upstream hiccup"), "Nothing to add."]) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
-    assert [e.payload["status"] for e in of(events, "retry")] == [code]
+    assert [e.payload.status for e in of(events, "retry")] == [code]
     assert not of(events, "fallback")
     assert run.status == "completed" and run.answered_by == "custom"
 
@@ -152,14 +152,14 @@ async def test_malformed_json_does_not_become_an_answer(alice, scripted_route):
     with ScriptedServer([malformed_json(), malformed_json()]) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
     assert of(events, "fallback"), notices(events)
-    assert "protocol" in " ".join(e.payload["reason"] for e in of(events, "fallback")).lower()
+    assert "protocol" in " ".join(e.payload.reason for e in of(events, "fallback")).lower()
     await assert_builtin_created_the_task(run, alice)
 
 
 async def test_a_truncated_stream_is_abandoned_and_marked(alice, scripted_route):
     with ScriptedServer([truncate_stream("Half an answer that breaks off")]) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
-    kinds = [e.payload["notice"] for e in of(events, "fallback")]
+    kinds = [e.payload.notice for e in of(events, "fallback")]
     assert "abandon" in kinds
     await assert_builtin_created_the_task(run, alice)
     assert await Message.objects.filter(run=run, abandoned=True).aexists()
@@ -169,7 +169,7 @@ async def test_an_empty_stream_is_retried_once_without_streaming(alice, scripted
     create = ToolCall(id="c1", name="create_task", arguments={"title": "Buy milk"})
     with ScriptedServer([empty_stream(), create, "Added Buy milk."]) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
-    stream_retry = [e for e in of(events, "retry") if e.payload["notice"] == "stream_retry"]
+    stream_retry = [e for e in of(events, "retry") if e.payload.notice == "stream_retry"]
     assert len(stream_retry) == 1
     assert run.status == "completed" and run.answered_by == "custom"
     assert await Task.objects.filter(owner=alice, title="Buy milk").aexists()
@@ -182,7 +182,7 @@ async def test_a_call_to_an_unknown_tool_is_answered_with_an_error_the_model_can
     with ScriptedServer([rocket, "Sorry, I cannot do that."]) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
     result = of(events, "tool_result")[0]
-    assert "Unknown tool 'launch_rocket'" in result.payload["content"]
+    assert "Unknown tool 'launch_rocket'" in result.payload.content
     assert run.status == "completed" and run.tool_errors == 1
     assert "Unknown tool" in server.chat_requests[1].body["messages"][-1]["content"]
 
@@ -191,7 +191,7 @@ async def test_invalid_arguments_twice_fall_back_to_the_next_backend(alice, scri
     bad = ToolCall(id="b", name="create_task", arguments={"name": "milk"})
     with ScriptedServer([bad, bad]) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
-    reasons = [e.payload["reason"] for e in of(events, "fallback")]
+    reasons = [e.payload.reason for e in of(events, "fallback")]
     assert any("after a corrective round" in r for r in reasons)
     await assert_builtin_created_the_task(run, alice)
 
@@ -201,7 +201,7 @@ async def test_context_too_long_goes_straight_to_the_next_backend(alice, scripte
         run, events = await run_chain(alice, scripted_route, upstream(server.url))
     first = notices(events)[0]
     assert first == ("fallback", "fallback", "custom"), "not retried: it would fail again"
-    assert "context" in of(events, "fallback")[0].payload["reason"].lower()
+    assert "context" in of(events, "fallback")[0].payload.reason.lower()
     await assert_builtin_created_the_task(run, alice)
 
 
@@ -210,7 +210,7 @@ async def test_an_error_in_the_middle_of_an_ollama_stream_is_not_an_answer(alice
 
     with ScriptedServer([stream_error("model runner crashed", "Partial")]) as server:
         run, events = await run_chain(alice, scripted_route, upstream(server.url, "ollama"))
-    assert "model runner crashed" in " ".join(e.payload["reason"] for e in of(events, "fallback"))
+    assert "model runner crashed" in " ".join(e.payload.reason for e in of(events, "fallback"))
     await assert_builtin_created_the_task(run, alice)
 
 
@@ -228,7 +228,7 @@ async def test_when_every_backend_fails_the_run_fails_with_the_story(alice, scri
     run = await AgentRun.objects.aget(pk=run.pk)
     assert run.status == "failed"
     error = of(events, "error")[0]
-    assert error.payload["backend"] == "custom"
+    assert error.payload.backend == "custom"
     assert "cannot reach" in run.error
     assert await Message.objects.filter(conversation=conv, role="user").aexists()
 

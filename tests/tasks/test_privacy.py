@@ -34,8 +34,8 @@ async def test_a_local_only_conversation_withholds_the_cloud_fallback_and_says_w
         )
         run_, events = await run(conv)
         assert cloud.requests == [], "the cloud server must receive nothing at all"
-    withheld = [e for e in events if e.type == "fallback" and e.payload["backend"] == "cloud-test"]
-    assert withheld and "local-only" in withheld[0].payload["reason"]
+    withheld = [e for e in events if e.type == "fallback" and e.payload.backend == "cloud-test"]
+    assert withheld and "local-only" in withheld[0].payload.reason
     assert run_.status == "completed" and run_.answered_by == "builtin"
     assert await Task.objects.filter(owner=alice, title__icontains="passport").aexists()
 

@@ -17,7 +17,7 @@ from agentcore.backends.base import TextDelta
 from agentcore.messages import ToolCall
 from agentcore.testing import ScriptedBackend
 from tasks.models import AgentRun, Message, RunStep, Task
-from tasks.services import runs_interrupt_stale
+from tasks.workers import runs_interrupt_stale
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,7 +90,12 @@ def test_runs_left_running_by_a_stopped_server_are_closed_as_interrupted(alice):
     conv = conversation_create(user=alice, route="builtin")
     message = user_message_create(conversation=conv, text="delete everything")
     run = run_create(conversation=conv, user_message=message, route="builtin")
-    live = run_create(conversation=conv, user_message=message, route="builtin")
+    other = conversation_create(user=alice, route="builtin")
+    live = run_create(
+        conversation=other,
+        user_message=user_message_create(conversation=other, text="hi"),
+        route="builtin",
+    )
     AgentRun.objects.filter(pk=run.pk).update(worker=f"{socket.gethostname()}:{dead_pid()}")
     Message.objects.create(
         conversation=conv,
@@ -98,7 +103,7 @@ def test_runs_left_running_by_a_stopped_server_are_closed_as_interrupted(alice):
         role="assistant",
         tool_calls=[{"id": "c9", "name": "list_tasks", "arguments": {}}],
     )
-    assert runs_interrupt_stale() == 1
+    assert len(runs_interrupt_stale()) == 1
     run.refresh_from_db()
     assert run.status == "interrupted"
     assert run.finished_at is not None
@@ -106,7 +111,9 @@ def test_runs_left_running_by_a_stopped_server_are_closed_as_interrupted(alice):
     assert result.tool_call_id == "c9" and "server stopped" in result.content
     note = Message.objects.filter(conversation=conv, role="assistant").last()
     assert "interrupted" in note.content
-    assert runs_interrupt_stale() == 0
+    steps = list(RunStep.objects.filter(run=run).values_list("type", flat=True))
+    assert steps == ["error", "run_finished"], "a page catching up learns of it"
+    assert runs_interrupt_stale() == []
     live.refresh_from_db()
     assert live.status == "running", "a run of a live process (this one) is left alone"
 

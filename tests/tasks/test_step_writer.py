@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError
 
-from agentcore.events import EventFactory
+from agentcore.events import Answered, EventFactory, ModelRequested, RunStarted, Token
 from agentcore.messages import Message as CoreMessage
 from tasks import services
 from tasks.models import Message, RunStep
@@ -26,20 +26,24 @@ def new_run(user):
 async def test_runs_stored_in_one_trip_keep_their_order_and_fail_alone(alice):
     good, bad = await sync_to_async(new_run)(alice), await sync_to_async(new_run)(alice)
     event = EventFactory("x")
-    taken = event("run_started")  # seq 1
+    taken = event(RunStarted())  # seq 1
     await step_writer().store(bad, [(taken, [])])
     answer = [CoreMessage(role="assistant", content="Done.")]
     good_items = [
-        (event("model_request", step=1), []),
-        (event("token", text="Done."), []),
-        (event("final", text="Done."), answer),
+        (event(ModelRequested(step=1)), []),
+        (event(Token(text="Done.")), []),
+        (event(Answered(text="Done.")), answer),
     ]
     results = await asyncio.gather(
         step_writer().store(good, good_items),
         step_writer().store(bad, [(taken, [])]),  # seq 1 again: the unique (run, seq) refuses
         return_exceptions=True,
     )
-    assert results[0] is None
+    stored = [
+        pk
+        async for pk in RunStep.objects.filter(run=good).order_by("pk").values_list("pk", flat=True)
+    ]
+    assert results[0] == [stored[0], None, stored[1]], "each step's id, None for the token"
     assert isinstance(results[1], IntegrityError)
     steps = [s async for s in RunStep.objects.filter(run=good).order_by("pk")]
     assert [(s.seq, s.type) for s in steps] == [(2, "model_request"), (4, "final")]

@@ -11,7 +11,16 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agentcore.errors import ConfigError
-from agentcore.events import Event
+from agentcore.events import (
+    Answered,
+    Event,
+    Failed,
+    ModelResponded,
+    Notice,
+    RunFinished,
+    ToolCalled,
+    ToolResulted,
+)
 from agentcore.messages import ToolCall
 from tasks import services
 from tasks.backend_routes import backend_for_route, close_all, operator_routes
@@ -22,23 +31,25 @@ from tasks.runner import execute_run
 def describe(event: Event) -> str:
     """One readable line per event for people (the --json form is for scripts)."""
     p = event.payload
-    backend = p.get("backend") if isinstance(p.get("backend"), str) else ""
-    head = f"[{event.seq:>3}] {event.type:<16}{backend:<24}"
-    if event.type == "tool_call":
-        return f"{head} {p['name']} {json.dumps(p['arguments'], default=str)}"
-    if event.type == "tool_result":
-        return f"{head} {p['name']} → {str(p.get('content'))[:200]}"
-    if event.type == "model_response":
+    backend = getattr(p, "backend", "")
+    head = f"[{event.seq:>3}] {event.type:<16}{backend if isinstance(backend, str) else '':<24}"
+    if isinstance(p, ToolCalled):
+        return f"{head} {p.name} {json.dumps(p.arguments, default=str)}"
+    if isinstance(p, ToolResulted):
+        return f"{head} {p.name} → {p.content[:200]}"
+    if isinstance(p, ModelResponded):
         return (
-            f"{head} {p.get('duration_ms')} ms, {p.get('input_tokens')}→{p.get('output_tokens')}"
-            f" tokens{' (recovered from text)' if p.get('recovered') else ''}"
+            f"{head} {p.duration_ms} ms, {p.input_tokens}→{p.output_tokens}"
+            f" tokens{' (recovered from text)' if p.recovered else ''}"
         )
-    if event.type in {"retry", "fallback", "error"}:
-        return f"{head} {p.get('reason') or p.get('message')}"
-    if event.type == "final":
-        return f"{head}\n{p.get('text')}"
-    if event.type == "run_finished":
-        return f"{head} {p.get('status')} in {p.get('duration_ms')} ms"
+    if isinstance(p, Notice):
+        return f"{head} {p.reason}"
+    if isinstance(p, Failed):
+        return f"{head} {p.message}"
+    if isinstance(p, Answered):
+        return f"{head}\n{p.text}"
+    if isinstance(p, RunFinished):
+        return f"{head} {p.status} in {p.duration_ms} ms"
     return head
 
 

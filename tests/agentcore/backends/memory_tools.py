@@ -185,13 +185,13 @@ async def run_case(case: Case, backend: Backend) -> CaseResult:
         async for event in agent.run(messages, run_id=f"{case.id}-{n}", approve=decide):
             p = event.payload
             if event.type == "tool_call":
-                turn.tool_calls.append(ToolCallRecord(name=p["name"], arguments=p["arguments"]))
+                turn.tool_calls.append(ToolCallRecord(name=p.name, arguments=p.arguments))
             elif event.type == "final":
-                turn.reply = p["text"]
+                turn.reply = p.text
             elif event.type == "error":
-                turn.error = str(p.get("message", ""))
+                turn.error = str(p.message)
             elif event.type == "run_finished":
-                turn.status = str(p.get("status"))
+                turn.status = str(p.status)
         turn.latency_ms = (time.perf_counter() - started) * 1000
         turns.append(turn)
     return evaluate(case, backend=backend.info.name, turns=turns, tasks=list(store.tasks.values()))

@@ -38,11 +38,11 @@ class Chat:
 
         async for event in self.agent.run(self.messages, run_id="t", approve=decide):
             if event.type == "tool_call":
-                self.calls.append((event.payload["name"], event.payload["arguments"]))
+                self.calls.append((event.payload.name, event.payload.arguments))
             if event.type == "final":
-                reply = event.payload["text"]
+                reply = event.payload.text
             if event.type == "run_finished":
-                assert event.payload["status"] == "completed"
+                assert event.payload.status == "completed"
         return reply
 
     def task(self, task_id):

@@ -23,6 +23,7 @@ from agentcore.errors import (
     BackendError,
     BackendHTTPError,
     BackendProtocolError,
+    BackendTimeout,
     BackendUnavailable,
     ContextTooLong,
     ModelNotFound,
@@ -365,16 +366,32 @@ async def test_usage_and_tool_calls_pass_through_unchanged():
     assert chunks[-1] == UsageChunk(5, 1)
 
 
-async def test_fallback_from_gives_the_rest_of_the_chain_for_a_model_that_stays_wrong():
-    a, b, c = scripted("a", []), scripted("b", []), scripted("c", [], locality="cloud")
+async def test_giving_up_on_a_backend_lasts_for_its_run_only_and_says_so_once():
+    a, b, c = scripted("a", ["x"]), scripted("b", ["y", "z"]), scripted("c", [], locality="cloud")
     fallback = chain(a, b, c)
-    rest = fallback.fallback_from("a")
-    assert rest is not None
-    assert [x.info.name for x in rest.backends] == ["b", "c"]
-    assert rest.breaker is fallback.breaker
-    assert fallback.fallback_from("c") is None
-    assert fallback.fallback_from("unknown") is None
-    assert fallback.with_policy("local_only").fallback_from("b") is None
+    assert fallback.give_up_on("a", "bad calls") is None, "the shared chain never forgets"
+    turn = fallback.for_turn()
+    assert turn.give_up_on("a", "invalid tool calls from a") == "b"
+    first = await collect(turn)
+    assert notices(first)[:2] == [("fallback", "a"), ("attempt", "b")]
+    assert "invalid tool calls from a; falling back to b" in first[0].reason
+    second = await collect(turn)
+    assert notices(second) == [("attempt", "b")], "said once per run"
+    assert text(second) == "z"
+    assert await collect(fallback) and a.calls, "another run starts with a again"
+    assert fallback.with_policy("local_only").for_turn().give_up_on("b", "bad") is None
+
+
+async def test_a_backend_that_failed_in_a_run_is_not_tried_again_in_that_run():
+    a = scripted("a", [BackendTimeout("stalled", backend="a")])
+    b = scripted("b", ["first", "second"])
+    turn = chain(a, b, retry=RetryPolicy(max_retries=0)).for_turn()
+    assert text(await collect(turn)) == "first"
+    again = await collect(turn)
+    assert notices(again)[:2] == [("skip", "a"), ("attempt", "b")]
+    assert "earlier in this run" in again[0].reason
+    assert text(again) == "second"
+    a.assert_complete()
 
 
 def test_the_chain_describes_itself_as_one_backend():
@@ -413,19 +430,19 @@ async def test_the_loop_reports_retry_and_fallback_events_and_the_second_backend
         "run_finished",
     ]
     retry = next(e for e in events if e.type == "retry")
-    assert retry.payload["backend"] == "ollama"
-    assert retry.payload["reason"] == "HTTP 503 from ollama; retry 1/1 in 0.25s"
-    assert retry.payload["status"] == 503
+    assert retry.payload.backend == "ollama"
+    assert retry.payload.reason == "HTTP 503 from ollama; retry 1/1 in 0.25s"
+    assert retry.payload.status == 503
     fallback = next(e for e in events if e.type == "fallback")
-    assert fallback.payload["reason"] == (
+    assert fallback.payload.reason == (
         "unavailable from ollama: connection reset; no retries left; falling back to builtin"
     )
     response = next(e for e in events if e.type == "model_response")
-    assert (response.payload["backend"], response.payload["model"]) == ("builtin", "builtin-model")
+    assert (response.payload.backend, response.payload.model) == ("builtin", "builtin-model")
     final = next(e for e in events if e.type == "final")
-    assert (final.payload["text"], final.payload["backend"]) == ("Added “buy milk”.", "builtin")
-    assert events[-1].payload["status"] == "completed"
-    assert events[-1].payload["answered_by"] == "builtin"
+    assert (final.payload.text, final.payload.backend) == ("Added “buy milk”.", "builtin")
+    assert events[-1].payload.status == "completed"
+    assert events[-1].payload.answered_by == "builtin"
 
 
 async def test_through_the_agent_loop_abandoned_text_is_not_part_of_the_answer():
@@ -434,12 +451,12 @@ async def test_through_the_agent_loop_abandoned_text_is_not_part_of_the_answer()
         raise BackendProtocolError("stream broke off")
 
     events = await run_agent(chain(scripted("ollama", breaks_off), scripted("builtin", ["Done."])))
-    notices_seen = [e.payload["notice"] for e in events if e.type == "fallback"]
+    notices_seen = [e.payload.notice for e in events if e.type == "fallback"]
     assert notices_seen == ["abandon", "fallback"]
-    tokens = [e.payload["backend"] for e in events if e.type == "token"]
+    tokens = [e.payload.backend for e in events if e.type == "token"]
     assert tokens[0] == "ollama" and tokens[-1] == "builtin"
     final = next(e for e in events if e.type == "final")
-    assert final.payload["text"] == "Done."
+    assert final.payload.text == "Done."
 
 
 async def test_through_the_agent_loop_a_chain_that_fails_everywhere_ends_the_run_failed():
@@ -449,10 +466,10 @@ async def test_through_the_agent_loop_a_chain_that_fails_everywhere_ends_the_run
     )
     events = await run_agent(fallback)
     error = next(e for e in events if e.type == "error")
-    assert error.payload["status"] == 401
-    assert error.payload["backend"] == "gpt"
-    assert error.payload["message"].startswith("all backends failed: unavailable from ollama")
-    assert events[-1].payload["status"] == "failed"
+    assert error.payload.status == 401
+    assert error.payload.backend == "gpt"
+    assert error.payload.message.startswith("all backends failed: unavailable from ollama")
+    assert events[-1].payload.status == "failed"
 
 
 def closed_port():

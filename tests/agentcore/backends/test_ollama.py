@@ -69,7 +69,7 @@ async def test_native_tool_call_runs_and_the_result_carries_tool_name():
         tools, created = task_tools()
         events = await run_agent(backend_for(server), tools=tools)
     assert created == [{"id": 1, "title": "Buy milk", "priority": "high"}]
-    assert events[-1].payload["status"] == "completed"
+    assert events[-1].payload.status == "completed"
     messages = server.chat_requests[1].body["messages"]
     assistant, tool = messages[-2], messages[-1]
     assert assistant["tool_calls"][0]["function"]["arguments"] == {
@@ -84,8 +84,8 @@ async def test_tool_call_in_text_is_recovered_by_the_loop():
     async with ScriptedServer([tool_call_in_text(CALL), "Added."]) as server:
         events = await run_agent(backend_for(server))
     call = next(e for e in events if e.type == "tool_call")
-    assert call.payload["recovered"] is True
-    assert events[-1].payload["status"] == "completed"
+    assert call.payload.recovered is True
+    assert events[-1].payload.status == "completed"
 
 
 async def test_server_without_usage_reports_zero_counts_not_estimates():
@@ -160,6 +160,6 @@ async def test_generate_mode_renders_chatml_and_recovers_tool_calls():
     assert first.body["model"] == "task-api-model"
     assert "<|im_start|>user\nadd buy milk<|im_end|>" in first.body["prompt"]
     assert "create_task" in first.body["prompt"]
-    assert next(e for e in events if e.type == "tool_call").payload["recovered"] is True
+    assert next(e for e in events if e.type == "tool_call").payload.recovered is True
     assert "<tool_call>" in server.chat_requests[1].body["prompt"]
-    assert events[-1].payload["status"] == "completed"
+    assert events[-1].payload.status == "completed"

@@ -61,10 +61,10 @@ async def test_tool_call_deltas_are_assembled_and_run_by_the_loop():
         tools, created = task_tools()
         events = await run_agent(backend_for(server), tools=tools)
     calls = [e for e in events if e.type == "tool_call"]
-    assert [(c.payload["name"], c.payload["arguments"]) for c in calls] == [
+    assert [(c.payload.name, c.payload.arguments) for c in calls] == [
         ("create_task", {"title": "Buy milk"})
     ]
-    assert calls[0].payload["recovered"] is False
+    assert calls[0].payload.recovered is False
     assert created == [{"id": 1, "title": "Buy milk", "priority": "medium"}]
     assert events[-2].type == "final"
     second = server.chat_requests[1].body
@@ -85,7 +85,7 @@ async def test_a_forced_tool_choice_holds_until_the_first_tool_result(option, fi
         tools, created = task_tools()
         backend = backend_for(server, tool_choice=option)
         events = await run_agent(backend, tools=tools)
-    assert created and events[-1].payload["status"] == "completed"
+    assert created and events[-1].payload.status == "completed"
     bodies = [r.body for r in server.chat_requests]
     assert bodies[0]["tool_choice"] == first
     assert "tool_choice" not in bodies[1], "a forced choice every round would never answer"
@@ -96,7 +96,7 @@ async def test_a_tool_choice_naming_no_tool_is_a_config_error_listing_the_tools(
         tools, _ = task_tools()
         events = await run_agent(backend_for(server, tool_choice="send_email"), tools=tools)
     error = next(e for e in events if e.type == "error")
-    assert "send_email" in error.payload["message"] and "create_task" in error.payload["message"]
+    assert "send_email" in error.payload.message and "create_task" in error.payload.message
     assert server.chat_requests == []
 
 
@@ -136,9 +136,9 @@ async def test_tool_call_written_as_text_is_recovered_by_the_loop():
     async with ScriptedServer([tool_call_in_text(CALL), "Done."]) as server:
         events = await run_agent(backend_for(server))
     call = next(e for e in events if e.type == "tool_call")
-    assert call.payload["recovered"] is True
-    assert call.payload["name"] == "create_task"
-    assert events[-1].payload["status"] == "completed"
+    assert call.payload.recovered is True
+    assert call.payload.name == "create_task"
+    assert events[-1].payload.status == "completed"
 
 
 async def test_missing_usage_is_estimated_and_marked_so():
@@ -155,11 +155,11 @@ async def test_empty_stream_is_retried_once_without_streaming_and_says_so():
     async with ScriptedServer([empty_stream(), CALL, "ok"]) as server:
         events = await run_agent(backend_for(server))
     retry = next(e for e in events if e.type == "retry")
-    assert retry.payload["notice"] == "stream_retry"
-    assert "empty stream" in retry.payload["reason"]
+    assert retry.payload.notice == "stream_retry"
+    assert "empty stream" in retry.payload.reason
     assert [r.body["stream"] for r in server.chat_requests] == [True, False, True]
     assert any(e.type == "tool_result" for e in events)
-    assert events[-1].payload["status"] == "completed"
+    assert events[-1].payload.status == "completed"
 
 
 async def test_a_stream_cut_after_text_is_an_error_and_never_retried():
@@ -249,8 +249,8 @@ async def test_api_key_is_sent_but_never_shown(monkeypatch):
     shown += [e.to_json() for e in events + failed]
     assert all(KEY not in text for text in shown)
     error = next(e for e in failed if e.type == "error")
-    assert error.payload["status"] == 401
-    assert "***" in error.payload["message"]
+    assert error.payload.status == 401
+    assert "***" in error.payload.message
 
 
 async def test_one_client_serves_every_call():
