@@ -179,7 +179,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def send_item(self, item: Item) -> None:
         """The outbox's sender: one event (or notice) to this client, as JSON or HTML."""
         if not isinstance(item, Event):
-            await self.error(*item)
+            code, text = item
+            if not disclosure.sees_detail(self.scope.get("user")):
+                text = disclosure.scrub(text)  # a notice may quote an exception
+            await self.error(code, text)
             return
         item = disclosure.event_for(self.scope.get("user"), item)  # upstream detail: staff only
         step = item.step_id

@@ -54,7 +54,8 @@ def run_corpus(conversation_for, strings=CORPUS) -> list[str]:
             conversation = await sync_to_async(conversation_for)(index)
             name = f"hostile-{conversation.pk}"
             register_backend(name, ScriptedBackend(hostile_turns(text, index)))
-            conversation.route = name
+            conversation.route = name  # saved: a run reads its conversation afresh
+            await conversation.asave(update_fields=["route"])
 
             async def publish(event, conversation=conversation) -> None:
                 html = await sync_to_async(rendering.event_html)(event, conversation)
@@ -70,6 +71,7 @@ def run_corpus(conversation_for, strings=CORPUS) -> list[str]:
             failing = f"failing-{conversation.pk}"
             register_backend(failing, ScriptedBackend([BackendError(text, backend=failing)]))
             conversation.route = f"{failing},builtin"  # a fallback whose reason is `text`
+            await conversation.asave(update_fields=["route"])
             try:
                 await execute_run(conversation, "again", publish=publish, approve=approve)
             finally:

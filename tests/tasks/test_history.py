@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from agentcore.messages import Message as CoreMessage
 from agentcore.messages import ToolCall
 from tasks import services
+from tasks.models import AgentRun, RunStatus
 from tasks.history import ContextBudget, context_budget, history_window
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +28,7 @@ def _turn(conversation, n: int) -> None:
             CoreMessage(role="assistant", content=f"added task {n}"),
         ],
     )
+    AgentRun.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)  # one running at most
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from agentcore.events import Event
+from agentcore.events import ApprovalDecided, ApprovalRequired, Event
 from tasks.approval_subjects import approval_subject_for
 from tasks.models import AgentRun, RunStep, Task
 from tasks.services import conversation_create, user_message_create
+from tasks.steps import payload_dict
 from tasks.templatetags.trace_words import (
     backend_name,
     circuit_words,
@@ -90,16 +91,16 @@ def test_an_approval_names_the_owners_task_and_reads_in_words_once_decided(alice
     message = user_message_create(conversation=conv, text="delete buy milk")
     run = AgentRun.objects.create(conversation=conv, user_message=message, route="builtin")
     task = Task.objects.create(owner=alice, title="Buy milk", due_date=dt.date(2030, 1, 4))
-    asked = Event(type="approval_required", run_id=str(run.pk), seq=3, ts=0.0,
-                  payload={"call_id": "c1", "name": "delete_task",
-                           "arguments": {"task_id": task.pk}})  # fmt: skip
+    asked = Event(run_id=str(run.pk), seq=3, ts=0.0,
+                  payload=ApprovalRequired(call_id="c1", name="delete_task",
+                                           arguments={"task_id": task.pk}))  # fmt: skip
     subject = approval_subject_for(asked)
     assert subject.question == "Delete “Buy milk” (due Fri 04 Jan 2030)?"
     assert subject.button_label("approve") == "Approve deleting “Buy milk”"
     RunStep.objects.create(run=run, seq=3, type="approval_required", ts=timezone.now(),
-                           payload=asked.payload)  # fmt: skip
-    decided = Event(type="approval_decision", run_id=str(run.pk), seq=4, ts=0.0,
-                    payload={"call_id": "c1", "decision": "approve"})  # fmt: skip
+                           payload=payload_dict(asked.payload))  # fmt: skip
+    decided = Event(run_id=str(run.pk), seq=4, ts=0.0,
+                    payload=ApprovalDecided(call_id="c1", decision="approve"))  # fmt: skip
     assert (
         approval_subject_for(decided).decided("approve") == "Deleted “Buy milk” — approved by you"
     )
@@ -113,9 +114,9 @@ def test_an_approval_names_the_owners_task_and_reads_in_words_once_decided(alice
         "Kept “Buy milk” — you rejected deleting it"
     )
     bobs = Task.objects.create(owner=bob, title="Bob's secret")
-    peek = Event(type="approval_required", run_id=str(run.pk), seq=6, ts=0.0,
-                 payload={"call_id": "c2", "name": "delete_task",
-                          "arguments": {"task_id": bobs.pk}})  # fmt: skip
+    peek = Event(run_id=str(run.pk), seq=6, ts=0.0,
+                 payload=ApprovalRequired(call_id="c2", name="delete_task",
+                                          arguments={"task_id": bobs.pk}))  # fmt: skip
     subject = approval_subject_for(peek)
     assert "secret" not in subject.question
     assert subject.question == f"Delete task #{bobs.pk} — no such task exists?"

@@ -16,6 +16,7 @@ from memory_tools import MemoryTasks
 
 from agentcore.backends.builtin import BuiltinBackend
 from agentcore.backends.builtin.readings import parse_intent
+from agentcore.events import ToolCalled
 from agentcore.loop import Agent
 from agentcore.messages import Message
 
@@ -84,8 +85,8 @@ async def _calls(message: str) -> list[str]:
     for text in ("show my tasks", message):  # a listing first, so "it" and "both" resolve
         messages.append(Message(role="user", content=text))
         async for event in agent.run(messages, run_id="safety", approve=approve):
-            if event.type == "tool_call":
-                names.append(event.payload["name"])
+            if isinstance(event.payload, ToolCalled):
+                names.append(event.payload.name)
     return names
 
 
