@@ -55,6 +55,22 @@ def scripted_route():
         unregister_backend(name)
 
 
+@pytest.fixture
+def server_profile():
+    """Add the operator's profile for a scripted OpenAI-compatible server; yields a function
+    URL → profile name. Users name profiles, not URLs, in their routes."""
+    from tasks.models import BackendProfile
+
+    def add(server_url: str, model: str = "tiny") -> str:
+        name = f"server-{uuid.uuid4().hex[:8]}"
+        BackendProfile.objects.create(
+            name=name, kind="openai_compat", model=model, base_url=f"{server_url}/v1"
+        )
+        return name
+
+    return add
+
+
 @pytest.fixture(autouse=True)
 def fresh_circuit_breaker():
     """Each test starts with closed circuits: one test's failures must not skip the next's."""

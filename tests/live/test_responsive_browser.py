@@ -20,7 +20,7 @@ from agentcore.backends.base import TextDelta
 from agentcore.messages import ToolCall
 from agentcore.testing import ScriptedBackend
 from tasks.backend_routes import register_backend, unregister_backend
-from tasks.models import AgentRun, Conversation, Task
+from tasks.models import AgentRun, BackendProfile, Conversation, Task
 from tasks.services import user_message_create
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -32,7 +32,8 @@ AXE = ROOT / "static" / "vendor" / "axe-core" / "axe.min.js"
 WIDTHS = {"phone": (390, 844), "tablet": (900, 1000), "desktop": (1440, 900)}
 SLOW_ROUTE = "ui-slow"
 DELETE_ROUTE = "ui-delete"
-NO_OLLAMA = "ollama:task-api-model@http://127.0.0.1:9,builtin"
+DEAD_OLLAMA = "dead-ollama"
+NO_OLLAMA = f"{DEAD_OLLAMA},builtin"
 
 
 async def slow_answer(request, info):
@@ -108,6 +109,9 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
         page.click("#send-button")
 
     def test_at_each_width_a_message_gets_its_answer_and_trace_without_sideways_scrolling(self):
+        BackendProfile.objects.create(  # the operator's: a user's route names profiles
+            name=DEAD_OLLAMA, kind="ollama", model="task-api-model", base_url="http://127.0.0.1:9"
+        )
         for name, (width, height) in WIDTHS.items():
             with chromium_page(viewport={"width": width, "height": height}) as (page, dialogs):
                 self.open_chat(page, route=NO_OLLAMA)
@@ -120,10 +124,10 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
                 assert not page.locator("#cancel-form").is_visible(), "no Stop when idle"
                 fallback = page.locator(".step-fallback .reason").first
                 reason = fallback.text_content()  # the circuit opens after the first widths
-                assert (
-                    "Ollama is not running at 127.0.0.1:9" in reason
-                    or "Ollama was skipped" in reason
-                )
+                assert reason.startswith(
+                    (f"{DEAD_OLLAMA} could not be reached", f"{DEAD_OLLAMA} was skipped")
+                ), reason
+                assert "127.0.0.1" not in reason, "a user sees the profile, not where it is"
                 assert no_sideways_scroll(page), name
                 page.screenshot(path=str(SHOTS / f"chat-{name}.png"))
                 if name == "phone":

@@ -36,10 +36,10 @@ def ns(when) -> int:
 
 
 @pytest.fixture
-def fallback_run(alice):
+def fallback_run(alice, server_profile):
     """A cloud backend that answers 503: retries, a fallback to builtin, a created task."""
     with ScriptedServer([status(503)] * 6) as server:
-        conv = conversation_create(user=alice, route=f"openai_compat:tiny@{server.url}/v1,builtin")
+        conv = conversation_create(user=alice, route=f"{server_profile(server.url)},builtin")
         return async_to_sync(execute_run)(
             conv, "Create a task to call the plumber", publish=_ignore
         )

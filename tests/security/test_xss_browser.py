@@ -42,13 +42,24 @@ document.addEventListener('securitypolicyviolation', function (e) {
 INSPECT = """() => {
   const appHx = {'hx-swap-oob': 1, 'hx-disable': 1, 'hx-ext': 1, 'hx-headers': 1,
                  'ws-connect': 1, 'ws-send': 1};
+  // The run feedback forms post with htmx: exactly their shape, pointing at their own run.
+  const feedbackForm = el => {
+    const m = /^\\/runs\\/(\\d+)\\/(rate|save-case)\\/$/.exec(el.getAttribute('action') || '');
+    return el.tagName === 'FORM' && m !== null &&
+      el.className === (m[2] === 'rate' ? 'rate' : 'save-case') &&
+      el.getAttribute('hx-post') === el.getAttribute('action') &&
+      el.getAttribute('hx-target') === '#run-' + m[1] + '-feedback' &&
+      el.getAttribute('hx-swap') === 'outerHTML';
+  };
+  const feedbackHx = {'hx-post': 1, 'hx-target': 1, 'hx-swap': 1};
   const found = [];
   for (const el of document.querySelectorAll('*')) {
     const tag = el.tagName.toLowerCase();
     for (const attr of el.attributes) {
       const name = attr.name.toLowerCase();
       if (name.startsWith('on')) found.push(tag + ' ' + name);
-      if ((name.startsWith('hx-') || name.startsWith('data-hx-')) && !appHx[name])
+      if ((name.startsWith('hx-') || name.startsWith('data-hx-')) && !appHx[name] &&
+          !(feedbackHx[name] && feedbackForm(el)))
         found.push(tag + ' ' + name);
       if (/^\\s*(javascript|vbscript|data:text)/i.test(attr.value) &&
           ['href', 'src', 'action', 'formaction', 'data', 'xlink:href'].includes(name))

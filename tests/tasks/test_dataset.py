@@ -42,7 +42,7 @@ def export(tmp_path, *args):
 
 
 @pytest.fixture
-def traffic(alice):
+def traffic(alice, server_profile):
     """Runs on the builtin engine and on the scripted OpenAI-compatible server."""
     alice.email = "alice.smith@example.com"
     alice.first_name, alice.last_name = "Alicia", "Smithers"
@@ -53,11 +53,11 @@ def traffic(alice):
     turn(builtin, "Mark the task Pay invoices as done")
     plumber = ToolCall(id="call_1", name="create_task", arguments={"title": "Call the plumber"})
     with ScriptedServer([plumber, "Added Call the plumber."]) as server:
-        remote = conversation_create(user=alice, route=f"openai_compat:tiny@{server.url}/v1")
+        remote = conversation_create(user=alice, route=server_profile(server.url))
         turn(remote, "Add a task to call the plumber")
         bad = ToolCall(id="call_2", name="create_task", arguments={"priority": "urgent"})
         with ScriptedServer([bad, "Sorry."]) as server2:
-            broken = conversation_create(user=alice, route=f"openai_compat:tiny@{server2.url}/v1")
+            broken = conversation_create(user=alice, route=server_profile(server2.url))
             turn(broken, "Add something urgent")
     rejected = conversation_create(user=alice, route="builtin")
     turn(rejected, "Delete the task Pay invoices", approve=_no)

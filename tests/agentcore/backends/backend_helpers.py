@@ -12,11 +12,13 @@ from agentcore.specs import BackendConfig, Timeouts, parse_spec
 from agentcore.tools import Tool, ToolSet
 
 QUICK = Timeouts(connect=1.0, first_token=0.5, total=3.0)
+ROOMY = Timeouts(connect=5.0, first_token=10.0, total=20.0)
+"""For tests that are not about timeouts: a busy machine must not turn them into one."""
 REQUEST = ModelRequest(messages=[Message(role="user", content="add buy milk")], tools=[])
 
 
 def config_for(spec: str, **changes) -> BackendConfig:
-    return replace(parse_spec(spec), timeouts=QUICK, **changes)
+    return replace(parse_spec(spec), **{"timeouts": QUICK, **changes})
 
 
 def task_tools() -> tuple[ToolSet, list[dict]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from backend_helpers import collect, config_for, run_agent, task_tools
+from backend_helpers import ROOMY, collect, config_for, run_agent, task_tools
 
 from agentcore.backends.base import ModelRequest, ModelSettings, TextDelta, UsageChunk
 from agentcore.backends.ollama import OllamaBackend
@@ -117,7 +117,7 @@ async def test_missing_model_names_the_pull_and_create_commands():
 async def test_error_line_inside_a_200_stream_is_raised():
     script = [stream_error("llama runner process has terminated"), stream_error("model not found")]
     async with ScriptedServer(script) as server:
-        backend = backend_for(server)
+        backend = backend_for(server, timeouts=ROOMY)  # the full suite once took over 0.5 s
         with pytest.raises(BackendProtocolError, match="llama runner") as err:
             await collect(backend)
         with pytest.raises(ModelNotFound, match="ollama pull"):
