@@ -8,7 +8,10 @@ Each conversation sends its turns one after another on its own socket (with two 
 conversation i talks to process i % 2, and a second socket on the other process watches the
 same conversation). Afterwards the database is read directly and the report counts, all of
 which should be 0: user messages lost, runs not in a final state, steps a client missed
-(gaps) or got twice (duplicates), turns refused or not completed.
+(gaps), got twice (duplicates) or got although the database lacks them, tool calls without
+results (or results without calls) in the stored histories, turns refused or not completed.
+`--kill-db-after S` (PostgreSQL) terminates the servers' database connections once, S
+seconds in: the runs caught in it end `failed`, visibly, and everything else stays 0.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import sqlite3
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import ExitStack
 from typing import Any
 
@@ -28,10 +31,29 @@ from .webstack import (
     DaphneServer,
     Database,
     postgres_and_redis_reachable,
-    turn,
 )
 
 FINAL = {"completed", "failed", "interrupted", "cancelled"}
+
+
+NOTICES = {"run_stopped"}
+"""Client-only notices about a run that goes on being reported (not refusals)."""
+
+
+async def _turn(ws: Any, text: str, limit_s: float = 120) -> tuple[str, str, list[dict[str, Any]]]:
+    """Send a message, read to its run's end: (status, refusal code, events)."""
+    await ws.send(json.dumps({"type": "user_message", "message": text}))
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(limit_s):
+        while True:
+            event = json.loads(await ws.recv())
+            if "code" in event:
+                if event["code"] in NOTICES:
+                    continue
+                return "", str(event["code"]), events
+            events.append(event)
+            if event["type"] == "run_finished":
+                return str(event["payload"]["status"]), "", events
 
 
 async def _watch(ws: Any, seen: list[dict[str, Any]], stop: asyncio.Event) -> None:
@@ -56,15 +78,17 @@ async def _conversation(
         watcher = await servers[(index + 1) % len(servers)].connect(session)
     watching = asyncio.ensure_future(_watch(watcher, watched, stop)) if watcher else None
     sent, refused, incomplete = 0, 0, 0
+    codes: list[str] = []
     events: list[dict[str, Any]] = []
     for n in range(turns):
-        result = await turn(sender, f"Add a task to soak item {index}-{n}")
+        status, refusal, seen = await _turn(sender, f"Add a task to soak item {index}-{n}")
         sent += 1
-        if result.refusal:
+        if refusal:
             refused += 1
-        elif not result.ok:
+            codes.append(refusal)
+        elif status != "completed":
             incomplete += 1
-        events.extend(event for _, event in result.events)
+        events.extend(seen)
     deadline = time.monotonic() + 15  # let the watcher hear the last run's end
     while watcher is not None and time.monotonic() < deadline:
         if sum(e["type"] == "run_finished" for e in watched) >= turns - refused:
@@ -80,19 +104,40 @@ async def _conversation(
         "conversation": session["conversation"],
         "sent": sent,
         "refused": refused,
+        "codes": codes,
         "incomplete": incomplete,
         "events": events,
         "watched": watched,
     }
 
 
-def _stored(db: Database) -> tuple[dict[int, int], dict[int, list[str]], dict[int, list[int]]]:
-    """User messages per conversation, run statuses per conversation, step ids per run."""
+def _unpaired(rows: list[tuple[Any, ...]]) -> int:
+    """Tool calls without a result and results without a call, over all conversations
+    (either makes a history that chat-completions servers refuse)."""
+    asked: set[tuple[int, str]] = set()
+    answered: set[tuple[int, str]] = set()
+    for conversation, role, calls, call_id in rows:
+        if isinstance(calls, str):
+            calls = json.loads(calls or "[]")
+        for call in calls or ():
+            asked.add((int(conversation), str(call["id"])))
+        if role == "tool":
+            answered.add((int(conversation), str(call_id)))
+    return len(asked ^ answered)
+
+
+def _stored(
+    db: Database,
+) -> tuple[dict[int, int], dict[int, list[str]], dict[int, list[int]], int]:
+    """User messages per conversation, run statuses per conversation, step ids per run, and
+    unpaired tool calls/results in the stored histories (abandoned attempts left out)."""
     queries = (
         "SELECT conversation_id, count(*) FROM tasks_message WHERE role = 'user' "
         "GROUP BY conversation_id",
         "SELECT conversation_id, status FROM tasks_agentrun",
         "SELECT run_id, id FROM tasks_runstep ORDER BY run_id, id",
+        "SELECT conversation_id, role, tool_calls, tool_call_id FROM tasks_message "
+        "WHERE NOT abandoned",
     )
     if db.kind == "sqlite":
         path = db.env["DATABASE_URL"].removeprefix("sqlite:///")
@@ -111,41 +156,67 @@ def _stored(db: Database) -> tuple[dict[int, int], dict[int, list[str]], dict[in
     steps: dict[int, list[int]] = defaultdict(list)
     for run, step in rows[2]:
         steps[int(run)].append(int(step))
-    return messages, statuses, steps
+    return messages, statuses, steps, _unpaired(rows[3])
 
 
 def _gaps_and_duplicates(
     events: list[dict[str, Any]], steps: dict[int, list[int]]
-) -> tuple[int, int]:
-    """Steps of the runs a client saw that it missed, and steps it got more than once."""
+) -> tuple[int, int, int]:
+    """Steps of the runs a client saw that it missed, that it got more than once, and that it
+    got although the database does not hold them (announced, not stored)."""
     seen: dict[int, list[int]] = defaultdict(list)
     for event in events:
         if event["type"] != "token" and event.get("step") is not None:
             seen[int(event["run_id"])].append(int(event["step"]))
-    gaps = duplicates = 0
+    gaps = duplicates = phantoms = 0
     for run, ids in seen.items():
         duplicates += len(ids) - len(set(ids))
         gaps += len(set(steps.get(run, [])) - set(ids))
-    return gaps, duplicates
+        phantoms += len(set(ids) - set(steps.get(run, [])))
+    return gaps, duplicates, phantoms
 
 
-async def soak(stack: str, conversations: int, turns: int) -> dict[str, Any]:
+async def _kill_connections(db: Database, after_s: float) -> int:
+    """pg_terminate_backend every server connection to the database once, mid-soak."""
+    import psycopg
+
+    await asyncio.sleep(after_s)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (db.pg_name,),
+        ).fetchall()
+    return len(rows)
+
+
+async def soak(stack: str, conversations: int, turns: int, kill_after: float = 0) -> dict[str, Any]:
     started = time.monotonic()
+    killed = 0
     with ExitStack() as exits:
         db = exits.enter_context(Database(stack))
         sessions = db.setup(conversations, "builtin", "soak")
         count = 2 if stack == "postgres" else 1
         servers = [exits.enter_context(DaphneServer(db)) for _ in range(count)]
+        killer = (
+            asyncio.ensure_future(_kill_connections(db, kill_after))
+            if kill_after and stack == "postgres"
+            else None
+        )
         results = await asyncio.gather(
             *(_conversation(servers, i, s, turns) for i, s in enumerate(sessions))
         )
-        messages, statuses, steps = _stored(db)
+        if killer is not None:
+            killed = await killer
+        messages, statuses, steps, unpaired = _stored(db)
     lost = sum(
         max(r["sent"] - r["refused"] - messages.get(r["conversation"], 0), 0) for r in results
     )
     not_final = sum(1 for runs in statuses.values() for s in runs if s not in FINAL)
-    gaps, duplicates = _gaps_and_duplicates([e for r in results for e in r["events"]], steps)
-    watch_gaps, watch_duplicates = _gaps_and_duplicates(
+    gaps, duplicates, phantoms = _gaps_and_duplicates(
+        [e for r in results for e in r["events"]], steps
+    )
+    watch_gaps, watch_duplicates, watch_phantoms = _gaps_and_duplicates(
         [e for r in results for e in r["watched"]], steps
     )
     return {
@@ -156,13 +227,18 @@ async def soak(stack: str, conversations: int, turns: int) -> dict[str, Any]:
         "seconds": round(time.monotonic() - started, 1),
         "sent": sum(r["sent"] for r in results),
         "refused": sum(r["refused"] for r in results),
+        "refusal_codes": dict(Counter(c for r in results for c in r["codes"])),
         "incomplete": sum(r["incomplete"] for r in results),
         "lost_messages": lost,
         "runs_not_final": not_final,
         "gaps": gaps,
         "duplicates": duplicates,
+        "unpaired_tool_calls": unpaired,
+        "announced_not_stored": phantoms + watch_phantoms,
         "other_process_gaps": watch_gaps,
         "other_process_duplicates": watch_duplicates,
+        "runs_failed": sum(s == "failed" for runs in statuses.values() for s in runs),
+        "db_connections_killed": killed,
     }
 
 
@@ -172,17 +248,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--json", help="Write the report here too")
+    parser.add_argument(
+        "--kill-db-after",
+        type=float,
+        default=0,
+        help="PostgreSQL: terminate the servers' database connections once, this many s in",
+    )
     args = parser.parse_args(argv)
     if args.stack == "postgres" and not postgres_and_redis_reachable():
         print("PostgreSQL and Redis are not reachable on 127.0.0.1", file=sys.stderr)
         return 2
-    report = asyncio.run(soak(args.stack, args.conversations, args.turns))
+    report = asyncio.run(soak(args.stack, args.conversations, args.turns, args.kill_db_after))
     for key, value in report.items():
         print(f"{key:>26}  {value}")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(report, out, indent=2)
-    bad = ("lost_messages", "runs_not_final", "gaps", "duplicates", "incomplete", "refused")
+    bad = ["lost_messages", "runs_not_final", "gaps", "duplicates", "announced_not_stored"]
+    bad.append("unpaired_tool_calls")
+    if not args.kill_db_after:  # with a fault injected, failed runs are the expected outcome
+        bad += ["incomplete", "refused"]
     return 1 if any(report[k] for k in bad) else 0
 
 

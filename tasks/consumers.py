@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import Error as DatabaseFailure
 from django.template.loader import render_to_string
 
 from agentcore.events import Event, event_from_dict
@@ -34,6 +35,7 @@ from .steps import event_from_step
 log = logging.getLogger(__name__)
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY = 4429
+CLOSE_UNAVAILABLE = 4503
 MAX_CURSOR_DIGITS = 18
 
 OPEN_SOCKETS: Counter[int] = Counter()
@@ -51,6 +53,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     wants_json: bool
 
     async def connect(self) -> None:
+        try:
+            await self._connect()
+        except DatabaseFailure:
+            log.warning("database error while opening a chat socket", exc_info=True)
+            await self.close(code=CLOSE_UNAVAILABLE)
+
+    async def _connect(self) -> None:
         user = self.scope.get("user") or AnonymousUser()
         conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         conversation = await database_sync_to_async(selectors.conversation_for_user)(
@@ -129,12 +138,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except FrameError as exc:
             await self.error(exc.code, str(exc))
             return
-        if frame.kind == "user_message":
-            await self.on_user_message(frame.message)
-        elif frame.kind == "approval":
-            await self.on_approval(frame.call_id, frame.decision)
-        else:
-            await self.on_cancel()
+        try:
+            if frame.kind == "user_message":
+                await self.on_user_message(frame.message)
+            elif frame.kind == "approval":
+                await self.on_approval(frame.call_id, frame.decision)
+            else:
+                await self.on_cancel()
+        except DatabaseFailure:
+            log.warning("database error while handling a %s frame", frame.kind, exc_info=True)
+            await self.error(
+                "database_unavailable",
+                "The database did not answer; nothing was done. Try again in a moment.",
+            )
 
     async def on_user_message(self, text: str) -> None:
         try:

@@ -22,7 +22,8 @@ from datetime import datetime
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import Error as DatabaseFailure
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from agentcore.backends.base import Backend, ModelSettings
@@ -116,7 +117,7 @@ async def save_message_and_run(conversation: Conversation, text: str) -> AgentRu
     for attempt in range(1, FIRST_TRIP_TRIES + 1):
         try:
             return await _first_trip(conversation, text)
-        except OperationalError as exc:
+        except DatabaseFailure as exc:  # locked, or the connection was lost: try again
             if attempt == FIRST_TRIP_TRIES:
                 log.warning("could not save a user message: %s", exc)
                 raise RunRefused(
