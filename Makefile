@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench interop litellm phoenix chromium clean-db
+.PHONY: run test lint format bench soak interop litellm phoenix chromium clean-db
 
 # Asked every time: scripts/venv (re)builds and installs only when the Python or a file changed.
 .PHONY: $(VENV)/.installed $(VENV)/.installed-dev
@@ -42,6 +42,12 @@ format: $(VENV)/.installed-dev
 BENCH_ARGS ?= --json benchmarks/results/latest.json
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+## soak: 50 conversations x 20 turns on SQLite, then PostgreSQL + Redis with two processes;
+## reports lost messages, runs not final, gaps and duplicates (all must be 0)
+soak: $(VENV)/.installed-dev
+	$(PY) -m benchmarks.soak
+	$(PY) -m benchmarks.soak --stack postgres
 
 # A native llama.cpp build uses AMX, which this VM advertises but does not allow: the model
 # segfaults on its first decode. Build for AVX2 explicitly, and never reuse a cached wheel.

@@ -412,15 +412,18 @@ class Agent:
                 turn.invalid += 1
                 outcome = ToolOutcome(content=f"Error: {checked}", error=str(checked))
             elif tool.requires_approval:
-                timeout = self.approval_timeout_s
-                expires = time.time() + timeout if timeout is not None else None
-                yield turn.event(
-                    ApprovalRequired(
-                        call_id=call.id, name=call.name, arguments=checked, expires_at=expires
+                refused = await self.tools.precheck(tool, checked)
+                if refused is None:
+                    timeout = self.approval_timeout_s
+                    expires = time.time() + timeout if timeout is not None else None
+                    yield turn.event(
+                        ApprovalRequired(
+                            call_id=call.id, name=call.name, arguments=checked, expires_at=expires
+                        )
                     )
-                )
-                turn.next = Interruption(call, checked, calls[index + 1 :])
-                return
+                    turn.next = Interruption(call, checked, calls[index + 1 :])
+                    return
+                outcome = refused
             else:
                 outcome = await self.tools.execute(tool, checked)
             invalid = tool is None or isinstance(checked, str)

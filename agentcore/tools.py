@@ -54,6 +54,9 @@ class Tool:
     args_model: type[pydantic.BaseModel]
     requires_approval: bool = False
     """Destructive tools wait for the user's yes before they run."""
+    precheck: Callable[..., Any] | None = None
+    """Called with the call's arguments before a person is asked to approve it; a ToolError
+    it raises answers the call at once (no card asks to delete a task that does not exist)."""
 
     @classmethod
     def from_function(
@@ -62,6 +65,7 @@ class Tool:
         *,
         name: str | None = None,
         requires_approval: bool = False,
+        precheck: Callable[..., Any] | None = None,
     ) -> Tool:
         """Build the schema from the signature's type hints and defaults, like llm's Tool."""
         tool_name = name or function.__name__
@@ -73,6 +77,7 @@ class Tool:
             function=function,
             args_model=model,
             requires_approval=requires_approval,
+            precheck=precheck,
         )
 
     @property
@@ -223,6 +228,19 @@ class ToolSet:
             if name not in args.model_fields_set:
                 del cleaned[name]
         return tool, cleaned
+
+    async def precheck(self, tool: Tool, arguments: dict[str, Any]) -> ToolOutcome | None:
+        """The call's answer when its precheck refuses it, else None (ask the person)."""
+        if tool.precheck is None:
+            return None
+        try:
+            if inspect.iscoroutinefunction(tool.precheck):
+                await tool.precheck(**arguments)
+            else:
+                await self.runner(tool.precheck, arguments)
+        except ToolError as exc:
+            return ToolOutcome(content=f"Error: {exc}", error=str(exc))
+        return None
 
     async def execute(self, tool: Tool, arguments: dict[str, Any]) -> ToolOutcome:
         try:

@@ -26,6 +26,8 @@ from collections import Counter, defaultdict
 from contextlib import ExitStack
 from typing import Any
 
+from agentcore.compat import timeout
+
 from .webstack import (
     PG_ADMIN_URL,
     DaphneServer,
@@ -44,7 +46,7 @@ async def _turn(ws: Any, text: str, limit_s: float = 120) -> tuple[str, str, lis
     """Send a message, read to its run's end: (status, refusal code, events)."""
     await ws.send(json.dumps({"type": "user_message", "message": text}))
     events: list[dict[str, Any]] = []
-    async with asyncio.timeout(limit_s):
+    async with timeout(limit_s):
         while True:
             event = json.loads(await ws.recv())
             if "code" in event:

@@ -147,12 +147,15 @@ def build_task_tools(user: AbstractBaseUser) -> ToolSet:
         task.delete()
         return {"deleted": task_id, "title": title}
 
+    def task_exists(task_id: TaskId) -> None:
+        _get(task_id)  # ToolError "no task with id N" before anyone is asked to approve
+
     tools = [
         Tool.from_function(create_task),
         Tool.from_function(list_tasks),
         Tool.from_function(get_task),
         Tool.from_function(update_task),
         Tool.from_function(complete_task),
-        Tool.from_function(delete_task, requires_approval=True),
+        Tool.from_function(delete_task, requires_approval=True, precheck=task_exists),
     ]
     return ToolSet.of(tools, runner=_run_in_db_thread)

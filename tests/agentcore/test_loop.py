@@ -6,7 +6,7 @@ from agentcore.backends.base import TextDelta, UsageChunk
 from agentcore.loop import Agent
 from agentcore.messages import Message, ToolCall
 from agentcore.testing import ScriptedBackend
-from agentcore.tools import Tool, ToolSet
+from agentcore.tools import Tool, ToolError, ToolSet
 
 CREATED: list[str] = []
 
@@ -252,3 +252,41 @@ async def test_an_approval_without_an_answer_expires_as_a_rejection():
     decision = next(e.payload for e in events if e.type == "approval_decision")
     assert decision.decision == "reject" and "expired" in decision.reason
     assert events[-1].payload.status == "completed"
+
+
+async def test_a_call_its_precheck_refuses_is_answered_at_once_without_asking_anyone():
+    def no_such_task(task_id: int) -> None:
+        if task_id != 1:
+            raise ToolError(f"no task with id {task_id}")
+
+    guarded = ToolSet.of(
+        [Tool.from_function(delete_task, requires_approval=True, precheck=no_such_task)]
+    )
+    backend = ScriptedBackend(
+        [
+            [
+                ToolCall(id="c1", name="delete_task", arguments={"task_id": 99}),
+                ToolCall(id="c2", name="delete_task", arguments={"task_id": 1}),
+            ],
+            "Done.",
+        ]
+    )
+    asked: list[str] = []
+
+    async def approve(call):
+        asked.append(call.id)
+        return True
+
+    messages = [Message(role="user", content="delete 99 and 1")]
+    events = [
+        e
+        async for e in Agent(backend=backend, tools=guarded).run(
+            messages, run_id="r", approve=approve
+        )
+    ]
+    assert asked == ["c2"]  # only the task that exists reached a person
+    cards = [e.payload.call_id for e in events if e.type == "approval_required"]
+    assert cards == ["c2"]
+    results = {e.payload.call_id: e.payload for e in events if e.type == "tool_result"}
+    assert results["c1"].error == "no task with id 99"
+    assert results["c2"].error is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -88,8 +89,11 @@ def live_responder(request, info):
             ToolCall(id=f"t{i}", name="create_task", arguments={"title": s, "description": s})
             for i, s in enumerate(SHORT[:12])
         ]
-        calls.append(ToolCall(id="live-delete", name="delete_task", arguments={"task_id": 10**9}))
         return calls
+    if last.role == "tool" and last.tool_call_id and last.tool_call_id.startswith("t"):
+        # A task that exists (a card is only asked for one): the last created.
+        task_id = int(re.search(r'"id": (\d+)', last.content).group(1))
+        return [ToolCall(id="live-delete", name="delete_task", arguments={"task_id": task_id})]
     return "\n\n".join(SHORT)
 
 

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from agentcore.messages import Message as CoreMessage
 from agentcore.messages import ToolCall
 from tasks import services
-from tasks.models import AgentRun, RunStatus
 from tasks.history import ContextBudget, context_budget, history_window
+from tasks.models import AgentRun, RunStatus
 
 pytestmark = pytest.mark.django_db
 
