@@ -143,6 +143,8 @@ class Notice:
     open_until: str | None = None
     abandoned_text: str = ""
     """For `abandon`: the text that had streamed and is now void."""
+    duration_ms: float | None = None
+    """The failed attempt's own time (a retry or fallback), charged to its backend."""
 
 
 @dataclass(frozen=True, kw_only=True)

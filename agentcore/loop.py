@@ -285,14 +285,18 @@ class Agent:
                     response.usage = chunk
                 elif isinstance(chunk, NoticeChunk):
                     if chunk.notice == "attempt":
+                        # Time is charged to the attempt that spends it: the answer's
+                        # duration and TTFT start here, not at the failed attempts before.
                         response = _Response(info=chunk.backend)
+                        call_started = time.perf_counter()
                         held.clear()
                         continue
                     abandoned = ""
                     if chunk.notice == "abandon":
                         abandoned, response.text = response.text, ""
                         held.clear()
-                    yield turn.event(_notice(chunk, abandoned))
+                    spent = _ms(time.perf_counter() - call_started)
+                    yield turn.event(_notice(chunk, abandoned, spent))
         except BackendError as exc:
             yield turn.event(
                 Failed(
@@ -514,7 +518,8 @@ class Agent:
         return turn.event(failed)
 
 
-def _notice(chunk: NoticeChunk, abandoned: str) -> Retried | FellBack:
+def _notice(chunk: NoticeChunk, abandoned: str, spent_ms: float) -> Retried | FellBack:
+    """The loop's event for a chain's notice; `spent_ms` is the failed attempt's own time."""
     data = chunk.data
     cls = _NOTICES[chunk.notice]
 
@@ -540,4 +545,5 @@ def _notice(chunk: NoticeChunk, abandoned: str) -> Retried | FellBack:
         policy=opt_str("policy"),
         open_until=opt_str("open_until"),
         abandoned_text=abandoned,
+        duration_ms=spent_ms if chunk.notice != "skip" else None,
     )

@@ -108,7 +108,13 @@ def run_timeline(run: AgentRun, steps: Sequence[RunStep]) -> list[Bar]:
                     start_ms=start, end_ms=end, detail=p.decision,
                     failed=p.decision != "approve")
             )  # fmt: skip
-        elif isinstance(p, Retried):
+        if isinstance(p, Retried | FellBack) and p.duration_ms:
+            bars.append(  # the failed attempt, on the backend that spent the time
+                Bar(seq=step.seq, kind="model", label=f"model · {p.backend} (failed)",
+                    start_ms=max(end - p.duration_ms, 0.0), end_ms=end, backend=p.backend,
+                    detail=p.reason, failed=True)
+            )  # fmt: skip
+        if isinstance(p, Retried):
             delay = float(p.delay_s or 0) * 1000
             bars.append(
                 Bar(seq=step.seq, kind="retry", label=f"retry · {step.backend}", start_ms=end,

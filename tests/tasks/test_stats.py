@@ -21,7 +21,7 @@ from agentcore.messages import ToolCall
 from agentcore.specs import Timeouts, parse_spec
 from agentcore.testing import ScriptedBackend
 from agentcore.testing.server import ScriptedServer
-from tasks.models import BackendProfile, RunStep
+from tasks.models import BackendProfile, RunStep, Task
 from tasks.runner import execute_run
 from tasks.services import conversation_create
 from tasks.stats import percentile, period_stats
@@ -160,7 +160,8 @@ def test_tool_call_error_rate_is_invalid_calls_over_all_calls_and_rejections_do_
 ):
     invalid = ToolCall(id="c1", name="create_task", arguments={"priority": "urgent"})
     valid = ToolCall(id="c2", name="create_task", arguments={"title": "Buy milk"})
-    rejected = ToolCall(id="c3", name="delete_task", arguments={"task_id": 1})
+    old = Task.objects.create(owner=alice, title="Old")  # a card is asked only for a real task
+    rejected = ToolCall(id="c3", name="delete_task", arguments={"task_id": old.pk})
     backend = ScriptedBackend(
         [[invalid, valid], [rejected], "Done."],
         info=BackendInfo(name="clumsy", kind="scripted", model="m"),
@@ -320,9 +321,12 @@ def test_the_run_timeline_draws_model_calls_tool_calls_and_fallbacks_with_hostil
     assert response.status_code == 200
     kinds = [bar.kind for bar in response.context["bars"]]
     assert kinds[0] == "run"
-    assert kinds.count("model") == 2 and kinds.count("tool") == 1
+    answers = [bar for bar in response.context["bars"] if bar.kind == "model" and not bar.failed]
+    attempts = [bar for bar in response.context["bars"] if bar.kind == "model" and bar.failed]
+    assert len(answers) == 2 and kinds.count("tool") == 1
+    assert attempts and {bar.backend for bar in attempts} == {"flaky"}  # its own time, its bar
     assert kinds.count("fallback") == 2  # a fallback, then a skip once the breaker opened
-    model = next(bar for bar in response.context["bars"] if bar.kind == "model")
+    model = answers[0]
     assert model.end_ms - model.start_ms == pytest.approx(
         RunStep.objects.get(run=run, seq=model.seq).duration_ms
     )

@@ -516,3 +516,22 @@ async def test_over_the_wire_a_429_retry_after_is_honoured_and_a_truncated_strea
     ]
     assert fallback.sleep.delays == [3.0]
     assert text(chunks).endswith("Whole answer.")
+
+
+async def test_a_failed_attempts_time_is_charged_to_it_not_to_the_backend_that_answers():
+    async def slow_refusal(request, info):
+        await asyncio.sleep(1.0)
+        return BackendUnavailable("connection refused", backend="slow")
+
+    backend = chain(
+        scripted("slow", slow_refusal),
+        scripted("quick", ["Added."]),
+        retry=RetryPolicy(max_retries=0, base_s=0.1, rng=lambda: 0.0),
+    )
+    agent = Agent(backend=backend, tools=ToolSet.of([]))
+    events = [e async for e in agent.run([Message(role="user", content="hi")], run_id="r")]
+    fallback = next(e.payload for e in events if e.type == "fallback")
+    answer = next(e.payload for e in events if e.type == "model_response")
+    assert fallback.backend == "slow" and fallback.duration_ms >= 1000
+    assert answer.backend == "quick"
+    assert answer.duration_ms < fallback.duration_ms  # before: the answer's time held the 1 s
