@@ -36,6 +36,7 @@ def main() -> None:
     from agentcore.messages import ToolCall
     from tasks import services
     from tasks.history import context_budget, history_window
+    from tasks.models import AgentRun, RunStatus
 
     call_command("migrate", verbosity=0, interactive=False)
     user = User.objects.create(username="history-reader")
@@ -56,6 +57,7 @@ def main() -> None:
                         tool_call_id=call.id, name=call.name),
             CoreMessage(role="assistant", content=f"Created task #{n}."),
         ])  # fmt: skip
+        AgentRun.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)  # one at a time
         if n in {2, WINDOW_FULL, args.turns}:
             for name, read in readers.items():
                 read()  # warm
