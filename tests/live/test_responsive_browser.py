@@ -230,7 +230,9 @@ class ChatAtEveryWidth(live_server_base()):  # type: ignore[misc]
             page.locator(".run-summary.status-cancelled").wait_for(state="attached")
             page.locator("#send-button").wait_for(state="visible")
             assert not stop.is_visible()
-            assert page.locator(".msg.stopped .msg-role").inner_text().endswith("(cancelled)")
+            # No stale "working…" bubble: the answer becomes the run's stored note.
+            page.locator(".msg.assistant", has_text="This run was cancelled.").wait_for()
+            assert page.locator(".msg.streaming").count() == 0
         assert AgentRun.objects.get(conversation=conversation).status == "cancelled"
 
     def test_an_approval_card_names_the_task_and_reads_in_words_once_decided(self):
