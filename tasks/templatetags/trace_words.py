@@ -92,6 +92,8 @@ def plain_reason(payload: Any) -> str:
             return (
                 f"{who} was not asked: this conversation is local only and it is a cloud backend."
             )
+        if "earlier in this run" in str(p.get("reason") or ""):
+            return f"{who} was not asked again: it already failed earlier in this run{then}."
         until = relative_time(p.get("open_until"))
         retry = f"; it will be tried again {until}" if until and until.startswith("in ") else ""
         return f"{who} was skipped: it failed several times in a row (circuit open){retry}."

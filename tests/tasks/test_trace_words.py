@@ -134,3 +134,15 @@ def test_the_builtin_engine_tells_a_person_a_schema_error_in_words():
     assert tool_error("complete_task", "Error: no task with id 7") == (
         "I couldn't complete that: no task with id 7."
     )
+
+
+def test_a_backend_not_asked_again_in_the_same_run_is_not_called_a_tripped_circuit():
+    skipped = {
+        "notice": "skip",
+        "backend": "ollama:task-api-model@http://localhost:11434",
+        "reason": "skipped: unavailable from ollama: cannot reach it earlier in this run",
+        "next": "builtin",
+    }
+    words = plain_reason(skipped)
+    assert "already failed earlier in this run" in words and "answered by builtin" in words
+    assert "several times" not in words
