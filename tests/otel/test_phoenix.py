@@ -107,9 +107,10 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_phoenix_receives_each_run_as_a_trace_matching_its_steps(phoenix, alice):
+def test_phoenix_receives_each_run_as_a_trace_matching_its_steps(phoenix, alice, server_profile):
     with ScriptedServer([status(503)] * 6) as server:
-        conv = conversation_create(user=alice, route=f"openai_compat:tiny@{server.url}/v1,builtin")
+        profile = server_profile(server.url)  # users name the operator's profiles, not URLs
+        conv = conversation_create(user=alice, route=f"{profile},builtin")
         run = async_to_sync(execute_run)(conv, "Create a task to call the plumber", publish=_ignore)
     steps = list(RunStep.objects.filter(run=run).order_by("seq"))
     project = f"taskweb-test-{uuid.uuid4().hex[:8]}"
@@ -121,6 +122,7 @@ def test_phoenix_receives_each_run_as_a_trace_matching_its_steps(phoenix, alice)
     exporter.shutdown()
 
     answers = [s for s in steps if s.type == "model_response"]
+    assert run.status == "completed" and answers, [s.type for s in steps]
     attempts = [s for s in steps if s.type in ("retry", "fallback")]
     tools = [s for s in steps if s.type == "tool_result"]
     want = 1 + len(answers) + len(attempts) + len(tools)
