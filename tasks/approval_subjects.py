@@ -113,4 +113,25 @@ def approval_subject_for(step: Any) -> ApprovalSubject:
     )
     value = (result.payload.get("value") if result else None) or {}
     title = str(value.get("title") or "") if isinstance(value, dict) else ""
+    title = title or _title_seen_before(step, task_id)
     return ApprovalSubject(tool=tool, task_id=task_id, title=title, exists=bool(title))
+
+
+def _title_seen_before(step: Any, task_id: int) -> str:
+    """The task's title from the newest tool result of the run's conversation that showed it.
+
+    A delete's decided card may render after the task is gone but before the call's own
+    result is stored; the conversation showed the task earlier (it is the owner's).
+    """
+    results = (
+        RunStep.objects.filter(run__conversation__runs__pk=_run_pk(step), type="tool_result")
+        .order_by("-pk")
+        .values_list("payload", flat=True)[:50]
+    )
+    for payload in results:
+        value = payload.get("value") if isinstance(payload, dict) else None
+        shown = value.get("tasks") if isinstance(value, dict) else None
+        for item in shown if isinstance(shown, list) else [value]:
+            if isinstance(item, dict) and item.get("id") == task_id and item.get("title"):
+                return str(item["title"])
+    return ""

@@ -146,3 +146,23 @@ def test_a_backend_not_asked_again_in_the_same_run_is_not_called_a_tripped_circu
     words = plain_reason(skipped)
     assert "already failed earlier in this run" in words and "answered by builtin" in words
     assert "several times" not in words
+
+
+@pytest.mark.django_db
+def test_a_decided_delete_names_the_task_even_when_it_is_gone_before_its_result_is_stored(alice):
+    conv = conversation_create(user=alice)
+    message = user_message_create(conversation=conv, text="delete buy milk")
+    run = AgentRun.objects.create(conversation=conv, user_message=message, route="builtin")
+    task = Task.objects.create(owner=alice, title="Buy milk")
+    RunStep.objects.create(run=run, seq=2, type="tool_result", ts=timezone.now(),
+                           payload={"call_id": "l1", "name": "list_tasks",
+                                    "value": {"tasks": [{"id": task.pk, "title": "Buy milk"}]}})  # fmt: skip
+    RunStep.objects.create(run=run, seq=3, type="approval_required", ts=timezone.now(),
+                           payload={"call_id": "c1", "name": "delete_task",
+                                    "arguments": {"task_id": task.pk}})  # fmt: skip
+    task.delete()  # the tool ran; its result step is not stored yet
+    decided = Event(run_id=str(run.pk), seq=4, ts=0.0,
+                    payload=ApprovalDecided(call_id="c1", decision="approve"))  # fmt: skip
+    assert approval_subject_for(decided).decided("approve") == (
+        "Deleted “Buy milk” — approved by you"
+    )
