@@ -62,7 +62,7 @@ async def _watch(ws: Any, seen: list[dict[str, Any]], stop: asyncio.Event) -> No
     while not stop.is_set():
         try:
             raw = await asyncio.wait_for(ws.recv(), 0.5)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # 3.10: not yet the builtin TimeoutError
             continue
         event = json.loads(raw)
         if "run_id" in event:

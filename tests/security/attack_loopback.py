@@ -199,7 +199,7 @@ async def attack(base, port, attacker, upstream, pid):
             while time.monotonic() < deadline:
                 try:
                     msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
-                except TimeoutError:
+                except asyncio.TimeoutError:  # 3.10: not yet the builtin TimeoutError
                     break
                 if msg["type"] == "run_finished" or msg.get("code") not in (
                     None,

@@ -43,7 +43,7 @@ async def heard(listener, speaker, group: str = "conversation-1") -> bool:
     await speaker.group_send(group, {"type": "run.event", "event": {"run_id": "7"}})
     try:
         await asyncio.wait_for(listener.receive(channel), timeout=1.0)
-    except TimeoutError:
+    except asyncio.TimeoutError:  # 3.10: not yet the builtin TimeoutError
         return False
     finally:
         await listener.group_discard(group, channel)
