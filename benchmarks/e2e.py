@@ -20,8 +20,8 @@ from .webstack import (
     DaphneServer,
     Database,
     close_sockets,
+    on_each_stack,
     open_sockets,
-    postgres_and_redis_reachable,
 )
 
 NAME = "3 end to end"
@@ -90,12 +90,9 @@ async def _scenario(kind: str, label: str, sizes: Sizes, progress: Any) -> list[
 
 
 async def run(sizes: Sizes, progress: Any = print) -> list[Figure]:
-    figures = await _scenario("sqlite", "SQLite+memory", sizes, progress)
-    label = "PostgreSQL+Redis"
-    if not sizes.e2e_postgres:
-        figures.append(Figure.skipped(NAME, label, "not in this preset (full and quick only)"))
-    elif not postgres_and_redis_reachable():
-        figures.append(Figure.skipped(NAME, label, "PostgreSQL or Redis not reachable"))
-    else:
-        figures.extend(await _scenario("postgres", label, sizes, progress))
-    return figures
+    return await on_each_stack(
+        NAME,
+        lambda stack, label: _scenario(stack, label, sizes, progress),
+        postgres=sizes.e2e_postgres,
+        why_not="not in this preset (full and quick only)",
+    )

@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from agentcore.compat import timeout
 
-from .stats import ROOT
+from .stats import ROOT, Figure
 
 COUNTERS_PATH = "/__bench__/counters"
 
@@ -322,3 +323,23 @@ async def open_sockets(
 
 async def close_sockets(sockets: list[ClientConnection]) -> None:
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+
+async def on_each_stack(
+    name: str,
+    scenario: Callable[[str, str], Awaitable[list[Figure]]],
+    *,
+    postgres: bool,
+    why_not: str,
+) -> list[Figure]:
+    """`scenario(stack, label)` on SQLite + the in-memory layer, then on PostgreSQL + Redis
+    when the preset asks for it (else skipped with `why_not`) and both answer."""
+    figures = await scenario("sqlite", "SQLite+memory")
+    label = "PostgreSQL+Redis"
+    if not postgres:
+        figures.append(Figure.skipped(name, label, why_not))
+    elif not postgres_and_redis_reachable():
+        figures.append(Figure.skipped(name, label, "PostgreSQL or Redis not reachable"))
+    else:
+        figures.extend(await scenario("postgres", label))
+    return figures
