@@ -23,8 +23,9 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import Error as DatabaseFailure
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from agentcore.backends.base import Backend, ModelSettings
 from agentcore.errors import AgentCoreError
@@ -33,14 +34,15 @@ from agentcore.loop import Agent, Approval
 from agentcore.messages import Message as CoreMessage
 from agentcore.messages import ToolCall
 
-from . import services
+from . import rows, services
 from .agent_tools import build_task_tools
 from .backend_routes import backend_for_conversation, default_route
 from .history import context_budget, history_window
 from .models import AgentRun, Conversation, RunStep
 from .prompts import SYSTEM_PROMPT
 from .step_writer import step_writer
-from .steps import step_row
+from .steps import storable
+from .titles import short_title
 
 log = logging.getLogger(__name__)
 
@@ -93,30 +95,86 @@ class RunControl:
 FIRST_TRIP_TRIES = 3
 
 
+@dataclass
+class _Loaded:
+    history: list[CoreMessage]
+    user: AbstractBaseUser
+    backend: Backend
+
+
+@dataclass
+class StartedRun:
+    """A saved run and what it needs to go on, read in the trip that saved it: its history,
+    owner and backend — or the error that reading them met, which the run reports as its
+    failure (visibly: the run is saved, so it must end in a final state)."""
+
+    run: AgentRun
+    loaded: _Loaded | Exception
+
+
+def _load(run: AgentRun, conversation: Conversation) -> _Loaded:
+    """What the run needs besides its message: history, owner, backend (may raise)."""
+    backend = backend_for_conversation(conversation)  # refuses a route its owner may not use
+    history = history_window(conversation.pk, context_budget(run.route))
+    return _Loaded(history, conversation.owner, backend)
+
+
 @database_sync_to_async
-def _first_trip(conversation: Conversation, text: str) -> AgentRun:
-    """The user's message and its run, in one transaction: both or neither.
+def _first_trip(conversation: Conversation, text: str, max_running: int | None) -> StartedRun:
+    """The user's message and its run in one transaction (both or neither), then in the same
+    trip what the run needs to go on.
 
     The database refuses a second running run of the conversation (any process): then
     nothing is saved, so no message lands between another run's tool call and its result.
+    With `max_running`, a user who already has that many runs going is refused too.
     """
-    route = conversation.route or default_route()
+    text, now = storable(text), timezone.now()
     try:
-        with transaction.atomic():
-            message = services.user_message_create(conversation=conversation, text=text)
-            return services.run_create(conversation=conversation, user_message=message, route=route)
+        with transaction.atomic(), connection.cursor() as cursor:
+            owner_id = conversation.owner_id
+            if (
+                max_running is not None
+                and rows.running_runs_of_owner(cursor, owner_id) >= max_running
+            ):
+                raise RunRefused(
+                    "too_many_runs", "You already have the maximum number of runs going."
+                )
+            message_id, run_id, current = rows.start_rows(
+                cursor, conversation, text,
+                title=short_title(text), default_route=default_route(), worker=services.WORKER,
+                now=now,
+            )  # fmt: skip
     except IntegrityError:
         raise RunRefused(
             "run_in_progress",
             "A run is still in progress in this conversation; wait for it or cancel it.",
         ) from None
+    conversation.title = current["title"]
+    conversation.route = current["route"]
+    conversation.local_only = current["local_only"]
+    run = AgentRun(
+        pk=run_id,
+        conversation=conversation,
+        user_message_id=message_id,
+        route=current["route"] or default_route(),
+        worker=services.WORKER,
+        started_at=now,
+    )
+    run._state.adding, run._state.db = False, "default"
+    try:
+        loaded: _Loaded | Exception = _load(run, conversation)
+    except Exception as exc:  # the run is saved: it reports this as its failure
+        loaded = exc
+    return StartedRun(run, loaded)
 
 
-async def save_message_and_run(conversation: Conversation, text: str) -> AgentRun:
+async def save_message_and_run(
+    conversation: Conversation, text: str, *, max_running: int | None = None
+) -> StartedRun:
     """`_first_trip`, tried again while the database is locked or unreachable for a moment."""
     for attempt in range(1, FIRST_TRIP_TRIES + 1):
         try:
-            return await _first_trip(conversation, text)
+            return await _first_trip(conversation, text, max_running)
         except DatabaseFailure as exc:  # locked, or the connection was lost: try again
             if attempt == FIRST_TRIP_TRIES:
                 log.warning("could not save a user message: %s", exc)
@@ -127,22 +185,6 @@ async def save_message_and_run(conversation: Conversation, text: str) -> AgentRu
                 ) from exc
             await asyncio.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
-
-
-@dataclass
-class _Loaded:
-    history: list[CoreMessage]
-    user: AbstractBaseUser
-    backend: Backend
-
-
-@database_sync_to_async
-def _load(run: AgentRun) -> _Loaded:
-    """What the run needs besides its message: history, owner, backend (may raise)."""
-    conversation = Conversation.objects.select_related("owner").get(pk=run.conversation_id)
-    backend = backend_for_conversation(conversation)  # refuses a route its owner may not use
-    history = history_window(conversation.pk, context_budget(run.route))
-    return _Loaded(history, conversation.owner, backend)
 
 
 MAX_BATCH = 64
@@ -222,9 +264,9 @@ async def execute_run(
     Raises `RunRefused` when nothing was saved. Otherwise the run always ends in a final
     state — completed, failed, or cancelled — with every tool call answered in its history.
     """
-    run = await save_message_and_run(conversation, text)
+    started = await save_message_and_run(conversation, text)
     return await drive_run(
-        run,
+        started,
         publish=publish,
         approve=approve,
         clock=clock,
@@ -235,7 +277,7 @@ async def execute_run(
 
 
 async def drive_run(
-    run: AgentRun,
+    started: StartedRun,
     *,
     publish: Publish,
     approve: Approve | None = None,
@@ -245,13 +287,16 @@ async def drive_run(
     warn: Warn | None = None,
 ) -> AgentRun:
     """Run a saved run to its end (see `execute_run`)."""
+    run = started.run
     control = control or RunControl()
     if on_start is not None:
         on_start(run)
     writer = EventWriter(run, publish)
     last_seq = 0
     try:
-        loaded = await _load(run)
+        loaded = started.loaded
+        if isinstance(loaded, Exception):
+            raise loaded
         messages, saved = loaded.history, len(loaded.history)
         agent = Agent(
             backend=loaded.backend,
@@ -309,10 +354,9 @@ def _store_close(run: AgentRun, status: RunStatus, reason: str, after_seq: int) 
             event(Failed(kind=status, message=message)),
             event(RunFinished(status=status)),
         ]
-        rows = RunStep.objects.bulk_create([step_row(run=run, event=e) for e in events])
-        for e in events:
-            services.step_effects(run=run, event=e)
-    return [replace(e, step_id=row.pk) for e, row in zip(events, rows, strict=True)]
+        with connection.cursor() as cursor:
+            ids = rows.store_events(cursor, run, [(e, []) for e in events])
+    return [replace(e, step_id=step_id) for e, step_id in zip(events, ids, strict=True)]
 
 
 async def _finish_abnormally(

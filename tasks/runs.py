@@ -28,7 +28,7 @@ from agentcore.messages import ToolCall
 from . import workers
 from .models import AgentRun, Conversation, RunStatus, RunStep
 from .relay import RELAY
-from .runner import RunControl, RunRefused, drive_run, save_message_and_run
+from .runner import RunControl, RunRefused, StartedRun, drive_run, save_message_and_run
 from .services import WORKER
 from .shared_limits import SharedRateLimiter
 
@@ -64,17 +64,10 @@ class ActiveRun:
         return True
 
 
-@database_sync_to_async
-def _user_state(user_id: int) -> tuple[str, int]:
-    """The user's rate-limit key (the id alone repeats in a recreated database) and how
-    many runs of theirs are running, on any process."""
-    from django.contrib.auth import get_user_model
-
-    joined = get_user_model().objects.filter(pk=user_id).values_list("date_joined", flat=True)
-    stamp = joined.first()
-    key = f"{user_id}:{stamp.timestamp() if stamp else 0:.6f}"
-    running = AgentRun.objects.filter(status=RunStatus.RUNNING, conversation__owner_id=user_id)
-    return key, running.count()
+def _rate_key(conversation: Conversation) -> str:
+    """The owner's rate-limit key: the id alone repeats in a recreated database, so with the
+    moment the account was made (the owner comes with the socket's conversation)."""
+    return f"{conversation.owner_id}:{conversation.owner.date_joined.timestamp():.6f}"
 
 
 @database_sync_to_async
@@ -193,23 +186,24 @@ class RunService:
     # -- start --------------------------------------------------------------------------
     async def start(self, conversation: Conversation, text: str) -> AgentRun:
         """Save the message and start its run here; `RunRefused` when it may not start."""
-        key, running = await _user_state(conversation.owner_id)
-        if not await self.rate.hit(key):
+        if "owner" not in conversation._state.fields_cache:  # sockets bring it along
+            await database_sync_to_async(lambda: conversation.owner)()
+        if not await self.rate.hit(_rate_key(conversation)):
             raise RunRefused("rate_limited", "Too many messages; wait a moment and try again.")
         if conversation.pk in self.active:
             raise RunRefused(
                 "run_in_progress",
                 "A run is still in progress in this conversation; wait for it or cancel it.",
             )
-        if running >= settings.TASKWEB_MAX_CONCURRENT_RUNS:
-            raise RunRefused("too_many_runs", "You already have the maximum number of runs going.")
-        run = await save_message_and_run(conversation, text)
-        active = ActiveRun(run_id=run.pk, conversation_id=conversation.pk)
+        started = await save_message_and_run(
+            conversation, text, max_running=settings.TASKWEB_MAX_CONCURRENT_RUNS
+        )
+        active = ActiveRun(run_id=started.run.pk, conversation_id=conversation.pk)
         self.active[conversation.pk] = active
-        active.control.task = self._spawn(self._drive(active, run))
-        return run
+        active.control.task = self._spawn(self._drive(active, started))
+        return started.run
 
-    async def _drive(self, active: ActiveRun, run: AgentRun) -> AgentRun:
+    async def _drive(self, active: ActiveRun, started: StartedRun) -> AgentRun:
         conversation_id = active.conversation_id
 
         async def publish(event: Event) -> None:
@@ -220,14 +214,14 @@ class RunService:
 
         try:
             return await drive_run(
-                run,
+                started,
                 publish=publish,
                 approve=active.wait_for_approval,
                 control=active.control,
                 warn=warn,
             )
         except asyncio.CancelledError:
-            return run
+            return started.run
         finally:
             if self.active.get(conversation_id) is active:
                 del self.active[conversation_id]

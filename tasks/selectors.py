@@ -29,7 +29,12 @@ def conversation_for_user(
     """The conversation if `user` owns it; None for anyone else (no hint that it exists)."""
     if not user.is_authenticated:
         return None
-    return Conversation.objects.filter(pk=conversation_id, owner_id=user.pk).first()
+    # The owner comes along: a socket's turns need it (rate key, tools) without a query each.
+    return (
+        Conversation.objects.select_related("owner")
+        .filter(pk=conversation_id, owner_id=user.pk)
+        .first()
+    )
 
 
 def conversation_get_or_404(*, user: AbstractBaseUser, conversation_id: int) -> Conversation:

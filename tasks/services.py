@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.utils import timezone
+from django.db import connection, transaction
 
-from agentcore.events import FINAL_STATUSES, Event, Failed, FellBack, RunFinished
+from agentcore.events import RunFinished
 from agentcore.messages import Message as CoreMessage
 from agentcore.messages import ToolCall
 
-from .models import AgentRun, Conversation, Message, RunStatus
+from . import rows
+from .models import AgentRun, Conversation, Message
 from .relay import PROCESS_ID
-from .run_signals import run_closed
-from .steps import decimal, storable
+from .steps import storable
 from .titles import short_title
 
 __all__ = ["storable"]  # re-exported: the tools clean their input with it
-
-TERMINAL = FINAL_STATUSES
 
 
 def conversation_create(
@@ -74,57 +70,21 @@ def message_to_core(message: Message) -> CoreMessage:
     )
 
 
-def messages_append(*, run: AgentRun, messages: Iterable[CoreMessage]) -> list[Message]:
-    rows = [
-        Message(
-            conversation_id=run.conversation_id,
-            run=run,
-            role=m.role,
-            content=storable(m.content),
-            tool_calls=storable([c.to_dict() for c in m.tool_calls]),
-            tool_call_id=storable(m.tool_call_id or ""),
-            name=storable(m.name or ""),
-        )
-        for m in messages
-    ]
-    return Message.objects.bulk_create(rows)
-
-
-def step_effects(*, run: AgentRun, event: Event) -> None:
-    """What an event changes on its run besides its step: the close, the error, the text."""
-    p = event.payload
-    if isinstance(p, RunFinished):
-        run_close(run=run, totals=p)
-    elif isinstance(p, Failed):
-        AgentRun.objects.filter(pk=run.pk).update(error=str(storable(p.message))[:2000])
-    elif isinstance(p, FellBack) and p.notice == "abandon" and p.abandoned_text:
-        abandoned_text_record(run=run, text=p.abandoned_text)
+def messages_append(*, run: AgentRun, messages: Iterable[CoreMessage]) -> list[int]:
+    """The run's new messages, in order, in one INSERT; their ids."""
+    values = [rows.message_values(run.conversation_id, run.pk, m) for m in messages]
+    with connection.cursor() as cursor:
+        return rows.insert_messages(cursor, values)
 
 
 def run_close(*, run: AgentRun, totals: RunFinished, error: str = "") -> None:
-    now = timezone.now()
-    fields: dict[str, Any] = {
-        "status": totals.status if totals.status in TERMINAL else RunStatus.FAILED,
-        "finished_at": now,
-        "duration_ms": totals.duration_ms or (now - run.started_at).total_seconds() * 1000,
-        "input_tokens": totals.input_tokens,
-        "output_tokens": totals.output_tokens,
-        "cost": decimal(totals.cost),
-        "model_calls": totals.model_calls,
-        "tool_calls": totals.tool_calls,
-        "tool_errors": totals.tool_errors,
-        "answered_by": storable(totals.answered_by)[:200],
-    }
-    if error:
-        fields["error"] = error[:2000]
-    AgentRun.objects.filter(pk=run.pk).update(**fields)
-    for key, value in fields.items():
-        setattr(run, key, value)
-    run_closed.send(sender=AgentRun, run=run)  # e.g. the OpenTelemetry export, after commit
+    """Give a run its final row (and tell `run_closed`'s listeners)."""
+    with connection.cursor() as cursor:
+        rows.close_run(cursor, run, totals, error)
 
 
 @transaction.atomic
-def unanswered_calls_close(*, run: AgentRun, reason: str) -> list[Message]:
+def unanswered_calls_close(*, run: AgentRun, reason: str) -> list[int]:
     """Answer every tool call of the run that has no result, so the history stays valid."""
     asked: dict[str, str] = {}
     answered: set[str] = set()
@@ -141,11 +101,10 @@ def unanswered_calls_close(*, run: AgentRun, reason: str) -> list[Message]:
     return messages_append(run=run, messages=missing) if missing else []
 
 
-def abandoned_text_record(*, run: AgentRun, text: str) -> Message:
-    return Message.objects.create(
-        conversation_id=run.conversation_id,
-        run=run,
-        role="assistant",
-        content=storable(text),
-        abandoned=True,
-    )
+def abandoned_text_record(*, run: AgentRun, text: str) -> int:
+    """Keep the text an attempt streamed before it failed (shown, never sent to a model)."""
+    message = CoreMessage(role="assistant", content=text)
+    values = rows.message_values(run.conversation_id, run.pk, message, abandoned=True)
+    with connection.cursor() as cursor:
+        (message_id,) = rows.insert_messages(cursor, [values])
+    return message_id

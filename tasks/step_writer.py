@@ -5,8 +5,8 @@ run, 50 concurrent runs made 50 trips, each a transaction and a row-by-row inser
 all on Django's one sync thread: that thread was the bottleneck of 50 concurrent
 conversations (py-spy on daphne: 37% of it in single-step inserts). Here the runs' batches
 that queue up while a trip is under way go together in the next one: one transaction with a
-savepoint per run, so that one run's failure stays its own, and each run's steps in one bulk
-insert instead of one insert each.
+savepoint per run (none when the trip carries one run), so that one run's failure stays its
+own, and each run's messages and steps in one multi-row INSERT each (`rows.store_events`).
 
 A trip is all or nothing for the runs in it: when the connection dies (or a savepoint cannot
 be rolled back), Django rolls the whole transaction back on leaving the block *without
@@ -21,14 +21,13 @@ import weakref
 from collections.abc import Sequence
 
 from channels.db import database_sync_to_async
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from agentcore.events import Event
 from agentcore.messages import Message as CoreMessage
 
-from . import services
-from .models import AgentRun, RunStep
-from .steps import step_row
+from . import rows
+from .models import AgentRun
 
 Items = Sequence[tuple[Event, list[CoreMessage]]]
 Outcome = list[int | None] | BaseException
@@ -40,16 +39,9 @@ class TripRolledBack(Exception):
 
 
 def _store_run(run: AgentRun, items: Items) -> list[int | None]:
-    """A run's events, in order: new messages, step rows, run updates; the steps' ids."""
-    steps: list[RunStep] = []
-    for event, new_messages in items:
-        if new_messages:
-            services.messages_append(run=run, messages=new_messages)
-        if event.type != "token":  # not stored: the model_response step has the whole text
-            steps.append(step_row(run=run, event=event))
-            services.step_effects(run=run, event=event)
-    ids = iter(step.pk for step in RunStep.objects.bulk_create(steps))
-    return [None if event.type == "token" else next(ids) for event, _ in items]
+    """A run's events, in order (`rows.store_events`); the steps' ids."""
+    with connection.cursor() as cursor:
+        return rows.store_events(cursor, run, items)
 
 
 _RUN_ERRORS = (IntegrityError, DataError, ValueError)
@@ -61,14 +53,17 @@ def _store_many(batches: Sequence[tuple[AgentRun, Items]]) -> list[Outcome]:
     """One transaction for all waiting runs; per run its step ids or its own error."""
     outcomes: list[Outcome] = []
     with transaction.atomic():
+        if len(batches) == 1:  # the transaction is the run's own: no savepoint to pay for
+            run, items = batches[0]
+            return [_store_run(run, items)]
         for run, items in batches:
             try:
                 with transaction.atomic():  # a savepoint: a failing run rolls back alone
                     outcomes.append(_store_run(run, items))
             except _RUN_ERRORS as exc:  # reported to that run's writer alone
                 outcomes.append(exc)
-        connection = transaction.get_connection()
-        if connection.needs_rollback or connection.closed_in_transaction:
+        conn = transaction.get_connection()
+        if conn.needs_rollback or conn.closed_in_transaction:
             raise TripRolledBack("the database rolled back this write")
     return outcomes
 

@@ -7,13 +7,12 @@ payload of `agentcore.events`; nothing reads payload keys by string elsewhere.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from agentcore.events import Event, ModelResponded, payload_from_dict
+from agentcore.events import Event, payload_from_dict
 
-from .models import AgentRun, RunStep
+from .models import RunStep
 
 
 def storable(value: Any) -> Any:
@@ -36,27 +35,6 @@ def decimal(value: object) -> Decimal:
         return Decimal(str(value)) if value not in (None, "") else Decimal(0)
     except (ArithmeticError, InvalidOperation):
         return Decimal(0)
-
-
-def step_row(*, run: AgentRun, event: Event) -> RunStep:
-    """The unsaved audit-trail step for an event (`tasks.step_writer` inserts them in bulk)."""
-    p = event.payload
-    backend = getattr(p, "backend", "")
-    response = p if isinstance(p, ModelResponded) else None
-    return RunStep(
-        run=run,
-        seq=event.seq,
-        type=event.type,
-        ts=dt.datetime.fromtimestamp(event.ts, tz=dt.timezone.utc),
-        backend=str(storable(backend) if isinstance(backend, str) else "")[:200],
-        model=str(storable(getattr(p, "model", "")) or "")[:200],
-        duration_ms=getattr(p, "duration_ms", None),
-        ttft_ms=getattr(p, "ttft_ms", None),
-        input_tokens=response.input_tokens if response else 0,
-        output_tokens=response.output_tokens if response else 0,
-        cost=decimal(response.cost) if response else Decimal(0),
-        payload=storable(dataclasses.asdict(p)),
-    )
 
 
 def event_from_step(step: RunStep) -> Event:

@@ -12,17 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+from dataclasses import replace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from agentcore.events import Event, EventFactory, Failed, RunFinished
+from agentcore.messages import Message as CoreMessage
 
-from . import services
-from .models import AgentRun, Message, RunStatus, RunStep, Worker
-from .steps import step_row
+from . import rows, services
+from .models import AgentRun, RunStatus, RunStep, Worker
 
 INTERRUPTED_NOTE = "This run was interrupted because the server stopped. Please send it again."
 
@@ -88,21 +89,16 @@ def run_interrupt(run: AgentRun, *, reason: str, note: str = INTERRUPTED_NOTE) -
     if not locked.exists():
         return []  # closed meanwhile by its owner or another process
     services.unanswered_calls_close(run=run, reason=reason)
-    Message.objects.create(
-        conversation_id=run.conversation_id, run=run, role="assistant", content=note
-    )
     last = RunStep.objects.filter(run=run).aggregate(m=Max("seq"))["m"] or 0
     event = EventFactory(str(run.pk), start=last)
     events = [
         event(Failed(kind="interrupted", message=reason)),
         event(RunFinished(status="interrupted")),
     ]
-    rows = RunStep.objects.bulk_create([step_row(run=run, event=e) for e in events])
-    services.run_close(run=run, totals=RunFinished(status="interrupted"), error=reason)
-    return [
-        Event(run_id=e.run_id, seq=e.seq, ts=e.ts, payload=e.payload, step_id=row.pk)
-        for e, row in zip(events, rows, strict=True)
-    ]
+    note_message = CoreMessage(role="assistant", content=note)
+    with connection.cursor() as cursor:
+        ids = rows.store_events(cursor, run, [(events[0], [note_message]), (events[1], [])])
+    return [replace(e, step_id=step_id) for e, step_id in zip(events, ids, strict=True)]
 
 
 def runs_interrupt_stale(
