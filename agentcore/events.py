@@ -235,6 +235,32 @@ def payload_from_dict(type: str, data: dict[str, Any]) -> Payload:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def plain(value: Any) -> Any:
+    """`value` as JSON-shaped data: dataclasses become dicts, tuples lists, recursively.
+
+    What `dataclasses.asdict` gives, without its deep copy of every leaf: each event is
+    turned into a dict for its stored step and again for each frame, and `asdict` was the
+    largest single cost of doing so (issue #15). Leaves are immutable (str, numbers, None);
+    every container is new, so changing the result changes nothing in the event.
+    """
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    cls = type(value)
+    names = _FIELD_NAMES.get(cls)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """One step of a run. `seq` orders events within a run; clients catch up by it."""
@@ -258,7 +284,7 @@ class Event:
             "run_id": self.run_id,
             "seq": self.seq,
             "ts": self.ts,
-            "payload": dataclasses.asdict(self.payload),
+            "payload": plain(self.payload),
         }
         if self.step_id is not None:
             data["step"] = self.step_id

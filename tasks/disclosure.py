@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agentcore.events import Event, Failed, Notice
+from agentcore.events import Event, Failed, Notice, plain
 
 from .models import RunStep
 
@@ -115,7 +115,7 @@ def event_for(user: Any, event: Event) -> Event:
     payload = event.payload
     if event.type not in _REDACTED_TYPES or sees_detail(user):
         return event
-    public = public_payload(event.type, dataclasses.asdict(payload))
+    public = public_payload(event.type, plain(payload))
     if isinstance(payload, Failed):
         return dataclasses.replace(
             event, payload=dataclasses.replace(payload, message=str(public["message"]))

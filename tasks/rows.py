@@ -130,9 +130,11 @@ NEW_TITLE = "New conversation"
 
 
 def running_runs_of_owner(cursor: CursorWrapper, owner_id: int) -> int:
+    # Written so both databases walk the owner's conversations (index) and, per conversation,
+    # the partial unique index of its running run: no scan of every running run.
     cursor.execute(
-        f"SELECT COUNT(*) FROM {_RUN} r JOIN {_CONVERSATION} c ON c.id = r.conversation_id"
-        " WHERE r.status = %s AND c.owner_id = %s",
+        f"SELECT COUNT(*) FROM {_RUN} WHERE status = %s AND conversation_id IN"
+        f" (SELECT id FROM {_CONVERSATION} WHERE owner_id = %s)",
         [RunStatus.RUNNING.value, owner_id],
     )
     return int(cursor.fetchone()[0])

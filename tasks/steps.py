@@ -10,7 +10,7 @@ import dataclasses
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from agentcore.events import Event, payload_from_dict
+from agentcore.events import Event, payload_from_dict, plain
 
 from .models import RunStep
 
@@ -53,5 +53,6 @@ def payload_dict(payload: Any) -> dict[str, Any]:
     """A payload in its stored shape: a step's JSON as it is, a live event's typed payload
     as the dict it is stored as (templates and filters read both alike)."""
     if dataclasses.is_dataclass(payload) and not isinstance(payload, type):
-        return dataclasses.asdict(payload)
+        as_dict: dict[str, Any] = plain(payload)
+        return as_dict
     return dict(payload or {})
