@@ -8,9 +8,9 @@ contract of DESIGN.md that eval suites depend on.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated, Any, Literal
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 from django.utils import timezone
@@ -20,6 +20,7 @@ from agentcore.tools import UNSET, Tool, ToolError, ToolSet
 
 from .models import Task
 from .services import storable
+from .step_writer import step_writer
 
 PriorityArg = Literal["low", "medium", "high"]
 StatusArg = Literal["open", "done"]
@@ -28,8 +29,9 @@ TaskId = Annotated[int, Field(description="The task's id, as list_tasks returns 
 
 
 async def _run_in_db_thread(function: Any, kwargs: dict[str, Any]) -> Any:
-    """Run a sync ORM tool on Django's thread for sync code, keeping connections reused."""
-    return await sync_to_async(function, thread_sensitive=True)(**kwargs)
+    """Run a sync ORM tool on Django's thread for sync code, with the run's steps stored
+    before it (`StepWriter.call`: one trip to that thread for both)."""
+    return await step_writer().call(functools.partial(function, **kwargs))
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
