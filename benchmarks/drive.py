@@ -85,18 +85,33 @@ async def drive(
     html: bool = False,
 ) -> Window:
     """Every socket sends `messages` turns (each after the last ended); measure the window."""
+    return await drive_split([(server, sockets)], text, messages, html=html)
+
+
+async def drive_split(
+    shares: Sequence[tuple[DaphneServer, Sequence[ClientConnection]]],
+    text: str,
+    messages: int,
+    *,
+    html: bool = False,
+) -> Window:
+    """`drive` over several server processes at once, each with its own sockets: one window,
+    the CPU and counters of every process summed."""
     window = Window()
-    before = await asyncio.to_thread(server.counters)
+    servers = [server for server, _ in shares]
+    sockets = [ws for _, share in shares for ws in share]
+    before = await asyncio.gather(*(asyncio.to_thread(s.counters) for s in servers))
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with CpuWindow([server.pid]) as cpu:
+    with CpuWindow([s.pid for s in servers]) as cpu:
         per_socket = await asyncio.gather(*(_turns(ws, text, messages, html) for ws in sockets))
     window.wall_s = loop.time() - started
-    after = await asyncio.to_thread(server.counters)
+    after = await asyncio.gather(*(asyncio.to_thread(s.counters) for s in servers))
     window.cpu_s = cpu.seconds
     window.results = [r for rs in per_socket for r in rs]
-    window.connections = after["connections"] - before["connections"]
-    window.statements = after["statements"] - before["statements"]
+    pairs = list(zip(after, before, strict=True))
+    window.connections = sum(a["connections"] - b["connections"] for a, b in pairs)
+    window.statements = sum(a["statements"] - b["statements"] for a, b in pairs)
     window.load = os.getloadavg()[0]
     return window
 

@@ -37,6 +37,7 @@ def main() -> None:
 
     if not args.no_migrate:
         call_command("migrate", verbosity=0, interactive=False)
+    route = operator_profiles(args.route)
     users = []
     for i in range(args.users):
         user = User(username=f"{args.prefix}-{i}")
@@ -46,7 +47,7 @@ def main() -> None:
     users = list(User.objects.filter(username__startswith=f"{args.prefix}-").order_by("id"))
     out = []
     for user in users:
-        conversation = services.conversation_create(user=user, route=args.route)
+        conversation = services.conversation_create(user=user, route=route)
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -62,6 +63,27 @@ def main() -> None:
     from django.db import connection
 
     connection.close()  # checkpoints SQLite's WAL: the file alone can then be copied
+
+
+def operator_profiles(route: str) -> str:
+    """`route` with each ad-hoc spec made a backend profile, as an operator makes one in the
+    admin: users may name profiles only (issue #11), and benchmark users are users."""
+    from agentcore.specs import parse_spec
+    from tasks.models import BackendProfile
+
+    names = []
+    for i, part in enumerate(p.strip() for p in route.split(",")):
+        if ":" not in part:
+            names.append(part)
+            continue
+        spec = parse_spec(part)
+        name = f"bench-{i}"
+        BackendProfile.objects.update_or_create(
+            name=name,
+            defaults={"kind": spec.kind, "base_url": spec.base_url, "model": spec.model},
+        )
+        names.append(name)
+    return ",".join(names)
 
 
 if __name__ == "__main__":
