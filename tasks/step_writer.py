@@ -88,6 +88,7 @@ def _trip(
             outcomes = _store_many(batches)
         except Exception as exc:  # the whole write failed: every run in it hears it
             outcomes = [exc] * len(batches)
+            connection.close_if_unusable_or_obsolete()  # the calls below reconnect if need be
     results: list[Result] = []
     for call in calls:
         try:
@@ -130,6 +131,9 @@ class StepWriter:
 
     async def _trips(self) -> None:
         try:
+            # One turn of the loop first: the writers and tools woken by the same event
+            # (several runs' steps, a run's steps and its tool) join this trip.
+            await asyncio.sleep(0)
             while self._waiting or self._calls:
                 batch, self._waiting = self._waiting, []
                 calls, self._calls = self._calls, []
