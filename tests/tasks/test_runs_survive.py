@@ -171,3 +171,26 @@ def _page_text(user, conversation_id):
     client = Client()
     client.force_login(user)
     return client.get(f"/c/{conversation_id}/").content.decode()
+
+
+async def test_a_route_changed_in_another_tab_is_the_one_the_next_message_uses(
+    alice, scripted_route
+):
+    """The socket's conversation was read when it opened; the run takes the route stored
+    when the message is saved (the page's route form may have changed it since)."""
+    first = scripted_route(ScriptedBackend(lambda request, info: "from the first backend"))
+    second = scripted_route(ScriptedBackend(lambda request, info: "from the second backend"))
+    conv = await make_conversation(alice, first)
+    ws, _, _ = await connect(alice, conv.pk)
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    await client.aforce_login(alice)
+    changed = await client.post(f"/c/{conv.pk}/route/", {"route": second})
+    assert changed.status_code in (200, 204, 302), changed.status_code
+    await ws.send_json_to({"message": "who answers?"})
+    events = await events_until(ws)
+    assert events[-2]["payload"]["text"] == "from the second backend"
+    run = await AgentRun.objects.aget(conversation=conv)
+    assert run.route == second
+    await ws.disconnect()
