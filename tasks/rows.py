@@ -14,12 +14,14 @@ The functions run on the database thread inside the caller's transaction; none c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
@@ -68,14 +70,14 @@ def insert_returning_ids(
     relies on both backends returning multi-row VALUES in order)."""
     if not rows:
         return []
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        + ", ".join([row] * len(rows))
-        + " RETURNING id"
-    )
+    sql = _insert_sql(table, columns, len(rows)) + " RETURNING id"
     cursor.execute(sql, [value for values in rows for value in values])
     return [r[0] for r in cursor.fetchall()]
+
+
+def _insert_sql(table: str, columns: Sequence[str], rows: int) -> str:
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row] * rows)
 
 
 def message_values(
@@ -120,24 +122,23 @@ def insert_messages(cursor: CursorWrapper, rows: Sequence[tuple[Any, ...]]) -> l
     return insert_returning_ids(cursor, _MESSAGE, MESSAGE_COLUMNS, rows)
 
 
-def insert_steps(cursor: CursorWrapper, run_id: int, events: Iterable[Event]) -> list[int]:
-    rows = [step_values(run_id, e) for e in events]
-    return insert_returning_ids(cursor, _STEP, STEP_COLUMNS, rows)
-
-
 # -- a turn's start ---------------------------------------------------------------------------
 NEW_TITLE = "New conversation"
 
 
-def running_runs_of_owner(cursor: CursorWrapper, owner_id: int) -> int:
-    # Written so both databases walk the owner's conversations (index) and, per conversation,
-    # the partial unique index of its running run: no scan of every running run.
-    cursor.execute(
-        f"SELECT COUNT(*) FROM {_RUN} WHERE status = %s AND conversation_id IN"
-        f" (SELECT id FROM {_CONVERSATION} WHERE owner_id = %s)",
-        [RunStatus.RUNNING.value, owner_id],
-    )
-    return int(cursor.fetchone()[0])
+_RUN_START_COLUMNS = (
+    "conversation_id", "user_message_id", "status", "route", "answered_by", "started_at",
+    "input_tokens", "output_tokens", "cost", "model_calls", "tool_calls", "tool_errors", "error",
+    "worker",
+)  # fmt: skip
+_OWNER_RUNNING = (
+    # Both databases walk the owner's conversations (index) and, per conversation, the
+    # partial unique index of its running run: no scan of every running run.
+    f"SELECT COUNT(*) FROM {_RUN} WHERE status = 'running' AND conversation_id IN"
+    f" (SELECT id FROM {_CONVERSATION} WHERE owner_id = %s)"
+)
+_TOUCH = "updated_at = %s, title = CASE WHEN title = %s THEN %s ELSE title END"
+_CURRENT = ("route", "owner_id", "title", "local_only")
 
 
 def start_rows(
@@ -149,38 +150,97 @@ def start_rows(
     default_route: str,
     worker: str,
     now: dt.datetime,
-) -> tuple[int, int, dict[str, Any]]:
+    max_running: int | None = None,
+) -> tuple[int, int, dict[str, Any]] | None:
     """The user's message, its run and the conversation's touch: (message id, run id, the
-    conversation's current route, owner, title and local_only — read by the same UPDATE).
+    conversation's current route, owner, title and local_only), or None when the owner has
+    `max_running` runs going already. Inside a transaction, or alone on PostgreSQL, where it
+    is one statement (`one_statement`).
 
     The run's route is the conversation's route as stored now (not as a tab last saw it),
     or `default_route` when it has none."""
     stamp = connection.ops.adapt_datetimefield_value(now)
-    user = CoreMessage(role="user", content=text)
-    (message_id,) = insert_messages(cursor, [message_values(conversation.pk, None, user)])
+    message = message_values(conversation.pk, None, CoreMessage(role="user", content=text))
+    run_values = [conversation.pk, None, RunStatus.RUNNING.value, None, "", stamp,
+                  0, 0, _cost(Decimal(0)), 0, 0, 0, "", worker]  # fmt: skip
+    if one_statement():
+        return _start_in_one_statement(
+            cursor, conversation, message, run_values, title, default_route, max_running
+        )
+    if max_running is not None:
+        cursor.execute(_OWNER_RUNNING, [conversation.owner_id])
+        if int(cursor.fetchone()[0]) >= max_running:
+            return None
+    (message_id,) = insert_messages(cursor, [message])
     cursor.execute(
-        f"UPDATE {_CONVERSATION} SET updated_at = %s,"
-        " title = CASE WHEN title = %s THEN %s ELSE title END"
-        " WHERE id = %s RETURNING route, owner_id, title, local_only",
+        f"UPDATE {_CONVERSATION} SET {_TOUCH} WHERE id = %s RETURNING {', '.join(_CURRENT)}",
         [stamp, NEW_TITLE, title, conversation.pk],
     )
     found = cursor.fetchone()
     if found is None:
         raise Conversation.DoesNotExist(f"conversation {conversation.pk} is gone")
-    current = dict(zip(("route", "owner_id", "title", "local_only"), found, strict=True))
-    current["local_only"] = bool(current["local_only"])
-    (run_id,) = insert_returning_ids(
-        cursor,
-        _RUN,
-        ("conversation_id", "user_message_id", "status", "route", "answered_by", "started_at",
-         "input_tokens", "output_tokens", "cost", "model_calls", "tool_calls", "tool_errors",
-         "error", "worker"),
-        [(conversation.pk, message_id, RunStatus.RUNNING.value, current["route"] or default_route,
-          "", stamp,
-          0, 0, _cost(Decimal(0)), 0, 0, 0, "", worker)],
-    )  # fmt: skip
+    current = _current(found)
+    run_values[1], run_values[3] = message_id, current["route"] or default_route
+    (run_id,) = insert_returning_ids(cursor, _RUN, _RUN_START_COLUMNS, [run_values])
     cursor.execute(f"UPDATE {_MESSAGE} SET run_id = %s WHERE id = %s", [run_id, message_id])
     return message_id, run_id, current
+
+
+def _current(found: Sequence[Any]) -> dict[str, Any]:
+    current = dict(zip(_CURRENT, found, strict=True))
+    current["local_only"] = bool(current["local_only"])
+    return current
+
+
+def _start_in_one_statement(
+    cursor: CursorWrapper,
+    conversation: Conversation,
+    message: tuple[Any, ...],
+    run_values: list[Any],
+    title: str,
+    default_route: str,
+    max_running: int | None,
+) -> tuple[int, int, dict[str, Any]] | None:
+    """`start_rows` as one PostgreSQL statement: the message and run take ids drawn first
+    (each points at the other; Django's foreign keys are checked at commit), so the four
+    writes go in one round trip instead of seven with the transaction's."""
+    stamp = run_values[5]
+    ids = (
+        f"SELECT nextval(pg_get_serial_sequence('{_MESSAGE}', 'id')) AS m,"
+        f" nextval(pg_get_serial_sequence('{_RUN}', 'id')) AS r"
+    )
+    params: list[Any] = []
+    if max_running is not None:
+        ids += f" WHERE ({_OWNER_RUNNING}) < %s"
+        params += [conversation.owner_id, max_running]
+    message_select = ", ".join("ids.r" if c == "run_id" else "%s" for c in MESSAGE_COLUMNS)
+    params += [stamp, NEW_TITLE, title, conversation.pk]
+    params += [v for c, v in zip(MESSAGE_COLUMNS, message, strict=True) if c != "run_id"]
+    run_select = ", ".join(
+        "ids.m" if c == "user_message_id" else
+        "COALESCE(NULLIF(c.route, ''), %s)" if c == "route" else "%s"
+        for c in _RUN_START_COLUMNS
+    )  # fmt: skip
+    params += [default_route if c == "route" else v
+               for c, v in zip(_RUN_START_COLUMNS, run_values, strict=True)
+               if c != "user_message_id"]  # fmt: skip
+    cursor.execute(
+        f"WITH ids AS ({ids}),"
+        f" c AS (UPDATE {_CONVERSATION} SET {_TOUCH} WHERE id = %s"
+        f" AND EXISTS (SELECT 1 FROM ids) RETURNING {', '.join(_CURRENT)}),"
+        f" msg AS (INSERT INTO {_MESSAGE} (id, {', '.join(MESSAGE_COLUMNS)})"
+        f" SELECT ids.m, {message_select} FROM ids, c),"
+        f" run AS (INSERT INTO {_RUN} (id, {', '.join(_RUN_START_COLUMNS)})"
+        f" SELECT ids.r, {run_select} FROM ids, c)"
+        f" SELECT ids.m, ids.r, {', '.join('c.' + n for n in _CURRENT)} FROM ids, c",
+        params,
+    )
+    found = cursor.fetchone()
+    if found is None:
+        if not Conversation.objects.filter(pk=conversation.pk).exists():
+            raise Conversation.DoesNotExist(f"conversation {conversation.pk} is gone")
+        return None  # the owner's runs are at the cap: nothing was written
+    return int(found[0]), int(found[1]), _current(found[2:])
 
 
 # -- a run's close ----------------------------------------------------------------------------
@@ -230,13 +290,16 @@ def update_run(cursor: CursorWrapper, run_id: int, fields: dict[str, Any]) -> No
 
 def store_events(cursor: CursorWrapper, run: AgentRun, items: Sequence[Any]) -> list[int | None]:
     """A run's events, in order: their new messages (and abandoned texts) in one INSERT, their
-    steps in another, then what they change on the run; the steps' ids (None for tokens).
+    steps in another, what they change on the run in one UPDATE; the steps' ids (None for
+    tokens). On PostgreSQL the three are one statement (`one_statement`).
 
     `items` are `(event, new messages)`. Tokens are not stored: the model_response step has
     the whole text.
     """
     messages: list[tuple[Any, ...]] = []
     steps: list[Event] = []
+    changes: dict[str, Any] = {}
+    closed: RunFinished | None = None
     for event, new_messages in items:
         messages += [message_values(run.conversation_id, run.pk, m) for m in new_messages]
         p = event.payload
@@ -244,14 +307,64 @@ def store_events(cursor: CursorWrapper, run: AgentRun, items: Sequence[Any]) -> 
             # Kept (shown, never sent to a model) in its place among the run's messages.
             text = CoreMessage(role="assistant", content=p.abandoned_text)
             messages.append(message_values(run.conversation_id, run.pk, text, abandoned=True))
+        elif isinstance(p, Failed):
+            changes["error"] = str(storable(p.message))[:2000]
+        elif isinstance(p, RunFinished):
+            closed = p
+            changes.update(close_fields(run, p))
         if event.type != "token":
             steps.append(event)
-    insert_messages(cursor, messages)
-    ids = iter(insert_steps(cursor, run.pk, steps))
-    for event in steps:
-        p = event.payload
-        if isinstance(p, Failed):
-            update_run(cursor, run.pk, {"error": str(storable(p.message))[:2000]})
-        elif isinstance(p, RunFinished):
-            close_run(cursor, run, p)
+    step_rows = [step_values(run.pk, e) for e in steps]
+    if one_statement():
+        ids = iter(_store_in_one_statement(cursor, run.pk, messages, step_rows, changes))
+    else:
+        insert_messages(cursor, messages)
+        ids = iter(insert_returning_ids(cursor, _STEP, STEP_COLUMNS, step_rows))
+        if changes:
+            update_run(cursor, run.pk, changes)
+    if closed is not None:
+        for key, value in changes.items():
+            setattr(run, key, value)
+        run_closed.send(sender=AgentRun, run=run)  # e.g. the OpenTelemetry export
     return [None if event.type == "token" else next(ids) for event, _ in items]
+
+
+def one_statement() -> bool:
+    """Whether `start_rows` and `store_events` write in one statement, atomic by itself (no
+    transaction needed around it): PostgreSQL's data-modifying WITH. SQLite has none."""
+    return connection.vendor == "postgresql"
+
+
+def atomic_unless_one_statement() -> AbstractContextManager[Any]:
+    """The transaction several statements need; none around one (no BEGIN and COMMIT)."""
+    return contextlib.nullcontext() if one_statement() else transaction.atomic()
+
+
+def _store_in_one_statement(
+    cursor: CursorWrapper,
+    run_id: int,
+    messages: Sequence[tuple[Any, ...]],
+    step_rows: Sequence[tuple[Any, ...]],
+    changes: dict[str, Any],
+) -> list[int]:
+    """Messages, steps and the run's update in one round trip: on PostgreSQL every
+    statement is a round trip, and a trip's five (BEGIN, three writes, COMMIT) were most of
+    a turn's CPU there (psycopg's socket calls, py-spy)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if messages:
+        parts.append(f"m AS ({_insert_sql(_MESSAGE, MESSAGE_COLUMNS, len(messages))})")
+        params += [value for row in messages for value in row]
+    if changes:
+        names = list(changes)
+        sets = ", ".join(f"{n} = %s" for n in names)
+        parts.append(f"r AS (UPDATE {_RUN} SET {sets} WHERE id = %s)")
+        params += [_adapt_run_value(n, changes[n]) for n in names] + [run_id]
+    head = f"WITH {', '.join(parts)} " if parts else ""
+    if step_rows:
+        body = _insert_sql(_STEP, STEP_COLUMNS, len(step_rows)) + " RETURNING id"
+        params += [value for row in step_rows for value in row]
+    else:
+        body = "SELECT NULL WHERE FALSE"
+    cursor.execute(head + body, params)
+    return [r[0] for r in cursor.fetchall()]

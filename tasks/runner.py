@@ -130,25 +130,20 @@ def _first_trip(conversation: Conversation, text: str, max_running: int | None) 
     """
     text, now = storable(text), timezone.now()
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            owner_id = conversation.owner_id
-            if (
-                max_running is not None
-                and rows.running_runs_of_owner(cursor, owner_id) >= max_running
-            ):
-                raise RunRefused(
-                    "too_many_runs", "You already have the maximum number of runs going."
-                )
-            message_id, run_id, current = rows.start_rows(
+        with rows.atomic_unless_one_statement(), connection.cursor() as cursor:
+            started = rows.start_rows(
                 cursor, conversation, text,
                 title=short_title(text), default_route=default_route(), worker=services.WORKER,
-                now=now,
+                now=now, max_running=max_running,
             )  # fmt: skip
     except IntegrityError:
         raise RunRefused(
             "run_in_progress",
             "A run is still in progress in this conversation; wait for it or cancel it.",
         ) from None
+    if started is None:
+        raise RunRefused("too_many_runs", "You already have the maximum number of runs going.")
+    message_id, run_id, current = started
     conversation.title = current["title"]
     conversation.route = current["route"]
     conversation.local_only = current["local_only"]

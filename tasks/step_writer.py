@@ -55,6 +55,9 @@ _RUN_ERRORS = (IntegrityError, DataError, ValueError)
 
 def _store_many(batches: Sequence[tuple[AgentRun, Items]]) -> list[Outcome]:
     """One transaction for all waiting runs; per run its step ids or its own error."""
+    if len(batches) == 1 and rows.one_statement():
+        run, items = batches[0]
+        return [_store_run(run, items)]  # one statement, atomic by itself: no BEGIN, COMMIT
     outcomes: list[Outcome] = []
     with transaction.atomic():
         if len(batches) == 1:  # the transaction is the run's own: no savepoint to pay for
