@@ -52,9 +52,19 @@ BENCHMARKS: list[tuple[str, Runner, bool]] = [
 ]
 
 
-async def run_all(sizes: Sizes, progress: Progress) -> list[Figure]:
+def chosen(only: str | None) -> list[tuple[str, Runner, bool]]:
+    """The benchmarks whose label starts with one of `only`'s comma-separated prefixes."""
+    if not only:
+        return BENCHMARKS
+    prefixes = [p.strip() for p in only.split(",") if p.strip()]
+    return [b for b in BENCHMARKS if any(b[0].startswith(p) for p in prefixes)]
+
+
+async def run_all(
+    sizes: Sizes, progress: Progress, benchmarks: list[tuple[str, Runner, bool]]
+) -> list[Figure]:
     figures: list[Figure] = []
-    for label, runner, wants_progress in BENCHMARKS:
+    for label, runner, wants_progress in benchmarks:
         progress.step(label)
         try:
             if wants_progress:
@@ -76,18 +86,27 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--quick", action="store_true", help="fewer samples, every scenario")
     group.add_argument("--preset", choices=sorted(PRESETS), help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="OUT", help="write every figure and the machine here")
+    parser.add_argument(
+        "--only", metavar="PREFIXES",
+        help="run only the benchmarks whose label starts so, e.g. --only '7,8' or --only idle",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    benchmarks = chosen(args.only)
+    if not benchmarks:
+        parser.error(f"--only {args.only!r} names no benchmark: " + ", ".join(
+            label for label, _, _ in BENCHMARKS))  # fmt: skip
     preset = args.preset or ("quick" if args.quick else "full")
     sizes = PRESETS[preset]
     os.chdir(Path(__file__).resolve().parents[1])  # subprocesses find `benchmarks` and manage.py
-    progress = Progress(len(BENCHMARKS))
+    progress = Progress(len(benchmarks))
     started = time.monotonic()
     load_before = load_average()
-    figures = asyncio.run(run_all(sizes, progress))
+    figures = asyncio.run(run_all(sizes, progress, benchmarks))
     progress.done()
     wall = time.monotonic() - started
     load_after = load_average()
     command = "python -m benchmarks" + (" --quick" if preset == "quick" else "")
+    command += f" --only {args.only!r}" if args.only else ""
     print(f"\n{command} — {preset} run, {wall:.0f}s")
     print(f"load average (1/5/15 min): {load_before} before, {load_after} after\n")
     print(markdown_table(figures))
