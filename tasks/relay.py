@@ -210,8 +210,6 @@ class Fanout:
         self.pending: dict[int, _Pending] = {}
         self.presence_ops: list[list[Any]] = []
         self.presence_query = False
-        self.sent = 0
-        """Layer messages of run events sent (for tests and benchmarks)."""
         self._flushing: set[int | str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ready: asyncio.Task[None] | None = None
@@ -309,7 +307,6 @@ class Fanout:
                 if pending is None:
                     return
                 for message in _messages(conversation_id, pending):
-                    self.sent += 1
                     try:
                         async with timeout(LAYER_TIMEOUT_S):
                             await self.layer.group_send(pending.group, message)
