@@ -5,7 +5,10 @@ service (`runs.py`), which owns runs whichever process or tab they came from. Ev
 event reaches a socket through its one outbox (`relay.py`) — from a run in this process
 directly, from another process through the conversation's group — in step order, each
 step once: the socket keeps a cursor (the last step id it sent) that a reconnecting client
-passes back as `after_step`.
+passes back as `after_step`. Events from another process come with what lets the socket
+tell whether it missed a step (that process skips publishing while nobody elsewhere
+listens, see `relay.py`); when it did, it reads the steps after the last one it has from
+the database first, exactly as a reconnecting client's catch-up.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from agentcore.events import Event, event_from_dict
 from . import disclosure, rendering, selectors
 from .frames import FrameError, parse_frame
 from .models import Conversation
-from .relay import PROCESS_ID, RELAY, Item, Outbox, is_ours
+from .relay import PROCESS_ID, RELAY, Item, Outbox, is_ours, missed, stored
 from .runner import RunRefused
 from .runs import group_name, run_service
 from .steps import event_from_step
@@ -84,12 +87,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.cursor = 0
         """The last step id this client has (sent or given as after_step)."""
         await run_service().ensure_started(self.channel_layer)
+        await RELAY.start(self.channel_layer)
+        after = params.get("after_step", "")
+        bad = bool(after) and (not after.isdigit() or len(after) > MAX_CURSOR_DIGITS)
+        baseline = 0
+        if not (after and not bad) and RELAY.fanout(self.channel_layer) is not None:
+            # A client without a cursor gets what is stored from now on: read where that
+            # starts before listening, so that a step another process stores meanwhile and
+            # does not publish (it has not heard of this socket yet) is repaired, not lost.
+            baseline = await database_sync_to_async(selectors.last_step_id)(
+                conversation=conversation
+            )
         # Listening before accepting: no event of a run can fall between the two.
         self.group = group_name(conversation_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.outbox = Outbox(self.send_item)
-        after = params.get("after_step", "")
-        bad = bool(after) and (not after.isdigit() or len(after) > MAX_CURSOR_DIGITS)
+        self.outbox.tail = baseline
         if after and not bad:
             self.outbox.hold()
         RELAY.subscribe(conversation_id, self.outbox)
@@ -118,16 +131,31 @@ class ChatConsumer(AsyncWebsocketConsumer):
         cursor drops any step both paths bring.
         """
         self.cursor = after_step_id
+        self.outbox.tail = max(self.outbox.tail, after_step_id)
         steps: list[Event] = []
         try:
-            steps = await database_sync_to_async(
-                lambda: [
-                    event_from_step(s)
-                    for s in selectors.steps_after(
-                        conversation=self.conversation, after_step_id=after_step_id
-                    )
-                ]
-            )()
+            steps = await database_sync_to_async(self.steps_after)(after_step_id)
+        finally:
+            self.outbox.release(steps)
+
+    def steps_after(self, after_step_id: int) -> list[Event]:
+        return [
+            event_from_step(s)
+            for s in selectors.steps_after(
+                conversation=self.conversation, after_step_id=after_step_id
+            )
+        ]
+
+    async def repair(self) -> None:
+        """Read the steps stored after the last one this socket has, ahead of what comes
+        next: another process's events showed that the socket missed some."""
+        after = self.outbox.tail
+        steps: list[Event] = []
+        self.outbox.hold()
+        try:
+            steps = await database_sync_to_async(self.steps_after)(after)
+        except DatabaseFailure:
+            log.warning("database error while repairing a chat socket's steps", exc_info=True)
         finally:
             self.outbox.release(steps)
 
@@ -176,14 +204,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         handler. A run event uses no connection here, and the hop queued every event behind
         the runs' writes: with 50 chats streaming, tokens reached the browser ~1 s late.
         """
-        if message["type"] == "run.event":
+        if message["type"] == "run.events":
             # This process's sockets have its own events already; another deployment's or
             # another conversation's events are not this socket's to show.
             if message.get("origin") != PROCESS_ID and is_ours(message, self.conversation.pk):
-                try:
-                    self.outbox.put(event_from_dict(message["event"]))
-                except (ValueError, KeyError):
-                    log.debug("dropped a malformed run event from the layer")
+                await self.from_elsewhere(message)
             return
         if message["type"] == "websocket.receive":
             # Likewise for frames: a cancel or an approval must not wait behind a tool's
@@ -191,6 +216,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.websocket_receive(message)  # type: ignore[arg-type]
             return
         await super().dispatch(message)
+
+    async def from_elsewhere(self, message: dict[str, Any]) -> None:
+        """Queue another process's run events, after the steps they show this socket lacks."""
+        try:
+            events = [event_from_dict(e) for e in message["events"]]
+            prevs = [p if isinstance(p, int) else None for p in message["prevs"]]
+            through = message.get("through")
+            through = through if isinstance(through, int) else None
+            if len(prevs) != len(events):
+                raise ValueError("one prev per event")
+        except (ValueError, KeyError, TypeError):
+            log.debug("dropped a malformed run event message from the layer")
+            return
+        if missed(self.outbox.tail, events, prevs, through):
+            await self.repair()
+            # Tokens from before a step just read are in that step's text already.
+            tail = self.outbox.tail
+            events = [e for e in events if stored(e) or e.step_id is None or e.step_id >= tail]
+        for event in events:
+            self.outbox.put(event)
 
     async def send_item(self, item: Item) -> None:
         """The outbox's sender: one event (or notice) to this client, as JSON or HTML."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Max, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -65,6 +65,12 @@ def steps_after(*, conversation: Conversation, after_step_id: int) -> QuerySet[R
         .select_related("run")
         .order_by("pk")
     )
+
+
+def last_step_id(*, conversation: Conversation) -> int:
+    """The id of the conversation's last stored step (0 without any)."""
+    found = RunStep.objects.filter(run__conversation=conversation).aggregate(m=Max("pk"))["m"]
+    return int(found or 0)
 
 
 _PRIORITY_RANK = Case(

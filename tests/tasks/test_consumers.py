@@ -200,7 +200,7 @@ async def test_run_events_reach_clients_while_the_database_thread_is_busy(alice,
     release = threading.Event()
     busy = asyncio.ensure_future(sync_to_async(release.wait)())  # thread_sensitive: the DB thread
     token = Event(run_id="1", seq=1, ts=0.0, payload=Token(text="hi"))
-    message = {**layer_message(conv.pk, token), "origin": "another-process"}
+    message = {**layer_message(conv.pk, [token]), "origin": "another-process"}
     try:
         await get_channel_layer().group_send(group_name(conv.pk), message)
         assert json.loads(await ws.receive_from(timeout=3))["payload"]["text"] == "hi"

@@ -83,7 +83,7 @@ async def received_from_elsewhere(ws, conv, text, seconds=15.0) -> bool:
     """Publish as another process would until this socket hears it (or time runs out)."""
     layer = get_channel_layer()
     event = Event(run_id="1", seq=1, ts=0.0, payload=Token(text=text))
-    message = {**layer_message(conv.pk, event), "origin": "another-process"}
+    message = {**layer_message(conv.pk, [event]), "origin": "another-process"}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):  # refused while Redis is still starting

@@ -340,7 +340,7 @@ async def test_events_of_another_deployment_or_conversation_are_dropped(alice):
 
     def message(text, **tags):
         event = Event(run_id="1", seq=1, ts=0.0, payload=Token(text=text))
-        return {**layer_message(conv.pk, event), "origin": "elsewhere", **tags}
+        return {**layer_message(conv.pk, [event]), "origin": "elsewhere", **tags}
 
     await layer.group_send(group_name(conv.pk), message("foreign", deployment="other-db"))
     await layer.group_send(group_name(conv.pk), message("wrong", conversation=conv.pk + 1))
