@@ -28,9 +28,10 @@ from django.template.loader import render_to_string
 from agentcore.events import Event, event_from_dict
 
 from . import disclosure, rendering, selectors
+from .fanout import PROCESS_ID, is_ours, missed, stored
 from .frames import FrameError, parse_frame
 from .models import Conversation
-from .relay import PROCESS_ID, RELAY, Item, Outbox, is_ours, missed, stored
+from .relay import RELAY, Item, Outbox
 from .runner import RunRefused
 from .runs import group_name, run_service
 from .steps import event_from_step

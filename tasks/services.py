@@ -12,8 +12,8 @@ from agentcore.messages import Message as CoreMessage
 from agentcore.messages import ToolCall
 
 from . import rows
+from .fanout import PROCESS_ID
 from .models import AgentRun, Conversation, Message
-from .relay import PROCESS_ID
 from .steps import storable
 from .titles import short_title
 

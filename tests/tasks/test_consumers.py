@@ -191,7 +191,7 @@ async def test_run_events_reach_clients_while_the_database_thread_is_busy(alice,
     from channels.layers import get_channel_layer
 
     from agentcore.events import Event, Token
-    from tasks.relay import layer_message
+    from tasks.fanout import layer_message
     from tasks.runs import group_name
 
     conv = await make_conversation(alice, scripted_route(ScriptedBackend(["unused"])))

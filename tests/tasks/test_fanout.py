@@ -21,8 +21,8 @@ from wsclient import connect, events_until
 from agentcore.events import Event, event_from_dict
 from agentcore.testing import ScriptedBackend
 from tasks import services, workers
+from tasks.fanout import PRESENCE_GROUP, _deployment, layer_message, missed
 from tasks.models import RunStep
-from tasks.relay import PRESENCE_GROUP, _deployment, layer_message, missed
 from tasks.runs import group_name
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]

@@ -20,8 +20,8 @@ from wsclient import connect, events_until
 
 from agentcore.events import Event, Token
 from agentcore.testing import ScriptedBackend
+from tasks.fanout import layer_message
 from tasks.models import AgentRun
-from tasks.relay import layer_message
 from tasks.runs import group_name
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.live]

@@ -331,7 +331,7 @@ async def test_a_user_gets_a_clear_refusal_past_the_socket_cap(alice, settings):
 async def test_events_of_another_deployment_or_conversation_are_dropped(alice):
     from channels.layers import get_channel_layer
 
-    from tasks.relay import layer_message
+    from tasks.fanout import layer_message
     from tasks.runs import group_name
 
     conv = await make_conversation(alice, "builtin")
