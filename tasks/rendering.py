@@ -7,13 +7,17 @@ cursor (`#ws-cursor`), which the page sends back as `after_step` when it reconne
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.template.loader import render_to_string
 
 from agentcore.events import (
     EVENT_TYPES,
+    FINAL_STATUSES,
     Answered,
     ApprovalDecided,
     ApprovalRequired,
@@ -26,10 +30,10 @@ from agentcore.events import (
     Token,
 )
 
-from . import selectors
+from . import selectors, started_runs
 from .models import AgentRun, Conversation, Message, RunStatus
 from .runs import pending_approvals
-from .steps import event_from_step
+from .steps import decimal, event_from_step, storable
 
 STEP_TYPES = EVENT_TYPES - {"run_started", "token", "run_finished"}
 """Events shown as a step of the trace (the run's start and end are its header)."""
@@ -39,6 +43,50 @@ ENDED_NOTES = {
     "cancelled": "This run was cancelled.",
     "interrupted": "This run was interrupted because the server stopped. Please send it again.",
 }
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What run.html and run_summary.html read of a run, for a run not read from the
+    database: one this process started (run_started), or one whose run_finished event
+    carries its totals. Field for field what `services.run_close` stores on the row, so the
+    live header equals the reloaded page's."""
+
+    pk: int
+    started_at: dt.datetime
+    status: str = "running"
+    answered_by: str = ""
+    duration_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    model_calls: int = 0
+
+
+def _finished_view(event: Event, conversation: Conversation) -> RunView | None:
+    """The run's summary from its run_finished totals; None when the row must be read: a
+    run this process does not remember, or one closed without a duration (the row gets one
+    computed when it is stored)."""
+    p = event.payload
+    started = started_runs.recall(event.run_id, conversation.pk)
+    if (
+        not isinstance(p, RunFinished)
+        or started is None
+        or not p.duration_ms
+        or p.status not in FINAL_STATUSES
+    ):
+        return None
+    return RunView(
+        pk=started.pk,
+        started_at=started.started_at,
+        status=p.status,
+        answered_by=storable(p.answered_by)[:200],
+        duration_ms=p.duration_ms,
+        input_tokens=p.input_tokens,
+        output_tokens=p.output_tokens,
+        cost=decimal(p.cost),
+        model_calls=p.model_calls,
+    )
 
 
 def _render(template: str, **context: Any) -> str:
@@ -57,13 +105,18 @@ def redraws_tasks(event: Event) -> bool:
     return isinstance(p, RunFinished) or (isinstance(p, ModelRequested) and p.step > 1)
 
 
-def needs_database(event: Event) -> bool:
+def needs_database(event: Event, conversation: Conversation) -> bool:
     """Whether rendering must leave the event loop (for Django's thread): it reads the
     database (run header, task panel, approval cards naming their task), or it renders a
     whole answer as markdown (linear, but milliseconds for a long one, and the event loop
     serves every socket of the process)."""
-    off_loop = (RunStarted, Answered, ApprovalRequired, ApprovalDecided)
-    return isinstance(event.payload, off_loop) or redraws_tasks(event)
+    p = event.payload
+    if isinstance(p, RunStarted) and started_runs.recall(event.run_id, conversation.pk) is None:
+        return True  # the run's row is read
+    if isinstance(p, RunFinished) and _finished_view(event, conversation) is None:
+        return True
+    off_loop = (Answered, ApprovalRequired, ApprovalDecided)
+    return isinstance(p, off_loop) or redraws_tasks(event)
 
 
 _html_cache: OrderedDict[tuple[int, str, int, float], str] = OrderedDict()
@@ -87,15 +140,7 @@ def event_html(event: Event, conversation: Conversation) -> str:
     p = event.payload
     parts: list[str] = []
     if isinstance(p, RunStarted):
-        run = AgentRun.objects.select_related("user_message", "conversation").get(pk=int(run_id))
-        parts.append(
-            _render(
-                "run_started.html",
-                run=run,
-                message=run.user_message,
-                conversation=run.conversation,
-            )
-        )
+        parts.append(_run_started_html(run_id, conversation))
     elif isinstance(p, Token):
         parts.append(_render("token.html", run_id=run_id, text=p.text))
     if event.type in STEP_TYPES:
@@ -115,8 +160,10 @@ def event_html(event: Event, conversation: Conversation) -> str:
             _render("message.html", message=message, answer_run_id=run_id, oob=True, final=True)
         )
     if isinstance(p, RunFinished):
-        run = AgentRun.objects.get(pk=int(run_id))
-        parts.append(_render("run_summary.html", run=run, oob=True))
+        view = _finished_view(event, conversation)
+        summary = view if view is not None else AgentRun.objects.get(pk=int(run_id))
+        parts.append(_render("run_summary.html", run=summary, oob=True))
+        started_runs.forget(run_id)
         if p.status in ENDED_NOTES:
             note = Message(role="assistant", content=ENDED_NOTES[p.status])
             parts.append(_render("message.html", message=note, answer_run_id=run_id, oob=True))
@@ -125,6 +172,23 @@ def event_html(event: Event, conversation: Conversation) -> str:
     if event.step_id is not None and event.type != "token":
         parts.append(_render("cursor.html", step=event.step_id, oob=True))
     return "".join(parts)
+
+
+def _run_started_html(run_id: str, conversation: Conversation) -> str:
+    """The user's message, the working answer and the run's header: from what the run
+    service remembered when it started the run, else from the run's row."""
+    started = started_runs.recall(run_id, conversation.pk)
+    if started is not None:
+        return _render(
+            "run_started.html",
+            run=RunView(pk=started.pk, started_at=started.started_at),
+            message=started.message,
+            conversation={"pk": started.conversation_pk, "title": started.title},
+        )
+    run = AgentRun.objects.select_related("user_message", "conversation").get(pk=int(run_id))
+    return _render(
+        "run_started.html", run=run, message=run.user_message, conversation=run.conversation
+    )
 
 
 def live_state(conversation: Conversation) -> dict[str, Any]:

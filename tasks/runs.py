@@ -25,7 +25,7 @@ from django.utils import timezone
 from agentcore.events import Event, RunFinished
 from agentcore.messages import ToolCall
 
-from . import workers
+from . import started_runs, workers
 from .models import AgentRun, Conversation, RunStatus, RunStep
 from .relay import RELAY
 from .runner import RunControl, RunRefused, drive_run, save_message_and_run
@@ -204,6 +204,7 @@ class RunService:
         if running >= settings.TASKWEB_MAX_CONCURRENT_RUNS:
             raise RunRefused("too_many_runs", "You already have the maximum number of runs going.")
         run = await save_message_and_run(conversation, text)
+        started_runs.remember(run)  # its fragments render from this, not from the database
         active = ActiveRun(run_id=run.pk, conversation_id=conversation.pk)
         self.active[conversation.pk] = active
         active.control.task = self._spawn(self._drive(active, run))

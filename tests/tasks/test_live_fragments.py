@@ -1,0 +1,94 @@
+"""The chat page's live fragments equal what a reload of the page shows.
+
+The run header and summary of a run this process started are rendered from memory (what
+the run service knew when it started the run, and the run_finished event's totals), not
+from the run's row; these tests hold the two to the page a reload renders from the rows.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+from test_consumers import make_conversation
+from wsclient import connect
+
+from agentcore.messages import ToolCall
+from agentcore.testing import ScriptedBackend
+from tasks import rendering
+from tasks.models import AgentRun, RunStep
+from tasks.steps import event_from_step
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def html_turn(user, conv, text: str) -> list[str]:
+    """The frames an HTML (htmx) tab receives for one turn, up to the run's summary."""
+    ws, connected, _ = await connect(user, conv.pk, fmt=None)
+    assert connected
+    await ws.send_json_to({"message": text})
+    frames: list[str] = []
+    while not any('class="run-summary status-' in f and "running" not in f for f in frames[-1:]):
+        frames.append(await ws.receive_from(timeout=10))
+    await ws.disconnect()
+    return frames
+
+
+@sync_to_async
+def reloaded_page(user, conv) -> str:
+    client = Client()
+    client.force_login(user)
+    response = client.get(f"/c/{conv.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def element(html: str, pattern: str) -> str:
+    """The last match of `pattern` (what the page shows once every fragment is swapped in),
+    without the out-of-band attribute a live one carries."""
+    found = re.findall(pattern, html, re.S)
+    assert found, f"no {pattern!r} in the HTML"
+    return str(found[-1]).replace(' hx-swap-oob="true"', "")
+
+
+def summary_of(html: str, run_id: int) -> str:
+    return element(html, rf'<summary id="run-{run_id}-summary".*?</summary>')
+
+
+async def test_the_live_run_header_and_summary_equal_the_reloaded_page(alice, scripted_route):
+    backend = ScriptedBackend(
+        [ToolCall(id="c1", name="create_task", arguments={"title": "Buy milk"}), "Added it."],
+        usage=(1234, 56),
+    )
+    conv = await make_conversation(alice, scripted_route(backend))
+    frames = await html_turn(alice, conv, "Please add *buy milk* for me")
+    live = "".join(frames)
+    run = await AgentRun.objects.aget(conversation=conv)
+    assert run.status == "completed" and run.input_tokens > 0
+    page = await reloaded_page(alice, conv)
+
+    assert summary_of(live, run.pk) == summary_of(page, run.pk)
+    assert "completed" in summary_of(live, run.pk)
+    assert f"{run.input_tokens}→{run.output_tokens} tok" in summary_of(live, run.pk)
+    bubble = rf'<div id="message-{run.user_message_id}".*?</div>\s*</div>'
+    assert element(live, bubble) == element(page, bubble)
+    assert "<em>buy milk</em>" in element(live, bubble)
+    title = r'<h1 id="conversation-title".*?</h1>'
+    assert element(live, title) == element(page, title)
+
+
+async def test_a_run_finished_read_from_the_database_renders_as_the_live_one(alice, scripted_route):
+    """Another process's run (or one after a restart) is rendered from its row: the same
+    fragment the process that ran it sent from the event's totals."""
+    backend = ScriptedBackend(["Nothing to do."], usage=(10, 3))
+    conv = await make_conversation(alice, scripted_route(backend))
+    frames = await html_turn(alice, conv, "hello")
+    finished = await RunStep.objects.filter(run__conversation=conv, type="run_finished").afirst()
+    assert finished is not None
+    live = next(f for f in frames if f.startswith(f'<summary id="run-{finished.run_id}-summary"'))
+    event = event_from_step(finished)
+    assert rendering.needs_database(event, conv), "this process no longer holds the run"
+    from_row = await sync_to_async(rendering.event_html)(event, conv)
+    assert from_row == live
