@@ -8,6 +8,7 @@ cursor (`#ws-cursor`), which the page sends back as `after_step` when it reconne
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,17 +24,19 @@ from agentcore.events import (
     ApprovalRequired,
     Event,
     FellBack,
-    ModelRequested,
     ModelResponded,
     RunFinished,
     RunStarted,
     Token,
+    ToolResulted,
 )
 
-from . import selectors, started_runs
-from .models import AgentRun, Conversation, Message, RunStatus
+from . import started_runs
+from .models import AgentRun, Conversation, Message, RunStatus, Task
 from .runs import pending_approvals
 from .steps import decimal, event_from_step, storable
+
+log = logging.getLogger(__name__)
 
 STEP_TYPES = EVENT_TYPES - {"run_started", "token", "run_finished"}
 """Events shown as a step of the trace (the run's start and end are its header)."""
@@ -93,21 +96,40 @@ def _render(template: str, **context: Any) -> str:
     return render_to_string(f"tasks/partials/{template}", context)
 
 
-def task_panel_html(conversation: Conversation) -> str:
-    tasks = selectors.task_list(user=conversation.owner, status="all")
-    return _render("task_panel.html", tasks=tasks, oob=True)
+ROW_TOOLS = frozenset({"create_task", "update_task", "complete_task"})
+"""Task tools whose result is the task as it now is (`Task.to_tool_dict`)."""
 
 
-def redraws_tasks(event: Event) -> bool:
-    """Once per batch of tool results (when the model is asked again, or the run ends),
-    not once per result: an answer with many calls costs one task panel, not one each."""
-    p = event.payload
-    return isinstance(p, RunFinished) or (isinstance(p, ModelRequested) and p.step > 1)
+def task_change_html(p: ToolResulted) -> str:
+    """The task panel's change from a task tool's result, with no query: the row as the
+    tool returned it, or the removal of the row a delete named. (The whole panel used to be
+    read and rendered again after every batch of tool results.)"""
+    value = p.value
+    if p.error or not isinstance(value, dict):
+        return ""
+    if p.name == "delete_task" and isinstance(value.get("deleted"), int):
+        return _render("task_change.html", gone=value["deleted"])
+    if p.name not in ROW_TOOLS or not isinstance(value.get("id"), int):
+        return ""
+    try:
+        due = value.get("due_date")
+        task = Task(
+            pk=value["id"],
+            title=str(value.get("title", "")),
+            priority=str(value.get("priority", "")),
+            status=str(value.get("status", "")),
+            due_date=dt.date.fromisoformat(due) if due else None,
+            tags=list(value.get("tags") or []),
+        )
+    except (TypeError, ValueError):
+        log.warning("a %s result is not a task; the panel shows it after a reload", p.name)
+        return ""
+    return _render("task_change.html", task=task)
 
 
 def needs_database(event: Event, conversation: Conversation) -> bool:
     """Whether rendering must leave the event loop (for Django's thread): it reads the
-    database (run header, task panel, approval cards naming their task), or it renders a
+    database (a run's row it does not hold, approval cards naming their task), or it renders a
     whole answer as markdown (linear, but milliseconds for a long one, and the event loop
     serves every socket of the process)."""
     p = event.payload
@@ -115,8 +137,7 @@ def needs_database(event: Event, conversation: Conversation) -> bool:
         return True  # the run's row is read
     if isinstance(p, RunFinished) and _finished_view(event, conversation) is None:
         return True
-    off_loop = (Answered, ApprovalRequired, ApprovalDecided)
-    return isinstance(p, off_loop) or redraws_tasks(event)
+    return isinstance(p, (Answered, ApprovalRequired, ApprovalDecided))
 
 
 _html_cache: OrderedDict[tuple[int, str, int, float], str] = OrderedDict()
@@ -135,7 +156,8 @@ def cache_html(conversation_id: int, event: Event, html: str) -> None:
 
 
 def event_html(event: Event, conversation: Conversation) -> str:
-    """All fragments one event changes on the chat page (may touch the DB for the task panel)."""
+    """All fragments one event changes on the chat page (reads the database only where
+    `needs_database` says so)."""
     run_id = event.run_id
     p = event.payload
     parts: list[str] = []
@@ -167,8 +189,8 @@ def event_html(event: Event, conversation: Conversation) -> str:
         if p.status in ENDED_NOTES:
             note = Message(role="assistant", content=ENDED_NOTES[p.status])
             parts.append(_render("message.html", message=note, answer_run_id=run_id, oob=True))
-    if redraws_tasks(event):
-        parts.append(task_panel_html(conversation))
+    if isinstance(p, ToolResulted):
+        parts.append(task_change_html(p))
     if event.step_id is not None and event.type != "token":
         parts.append(_render("cursor.html", step=event.step_id, oob=True))
     return "".join(parts)

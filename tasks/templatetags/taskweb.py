@@ -130,3 +130,16 @@ def pretty_json(value: Any) -> str:
 @register.filter
 def get(mapping: Any, key: str) -> Any:
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+_PRIORITY_RANK = {"high": 0, "medium": 1}
+
+
+@register.filter
+def task_order(task: Any) -> str:
+    """The task panel's order as one string that sorts like `selectors.task_list` (open
+    first, soonest due, undated last, highest priority, oldest): a row a run changes is
+    put in its place by the page script, without reading the whole list again."""
+    due = task.due_date.isoformat() if task.due_date else "~"  # "~" sorts after digits
+    done = 0 if task.status == "open" else 1
+    return f"{done} {due} {_PRIORITY_RANK.get(task.priority, 2)} {task.pk:012d}"

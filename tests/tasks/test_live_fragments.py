@@ -7,6 +7,7 @@ from the run's row; these tests hold the two to the page a reload renders from t
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -15,10 +16,11 @@ from django.test import Client
 from test_consumers import make_conversation
 from wsclient import connect
 
+from agentcore.events import ToolResulted
 from agentcore.messages import ToolCall
 from agentcore.testing import ScriptedBackend
 from tasks import rendering
-from tasks.models import AgentRun, RunStep
+from tasks.models import AgentRun, RunStep, Task
 from tasks.steps import event_from_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,3 +94,91 @@ async def test_a_run_finished_read_from_the_database_renders_as_the_live_one(ali
     assert rendering.needs_database(event, conv), "this process no longer holds the run"
     from_row = await sync_to_async(rendering.event_html)(event, conv)
     assert from_row == live
+
+
+def panel_rows(html: str) -> list[str]:
+    return re.findall(r'<li id="task-\d+" class="task .*?</li>', html, re.S)
+
+
+async def test_a_task_tool_sends_its_row_as_the_reloaded_panel_shows_it(alice, scripted_route):
+    backend = ScriptedBackend(
+        [
+            ToolCall(
+                id="c1",
+                name="create_task",
+                arguments={
+                    "title": "Pay <rent>",
+                    "priority": "high",
+                    "due_date": "2031-05-02",
+                    "tags": ["home", "Money"],
+                },
+            ),
+            "Added it.",
+        ]
+    )
+    conv = await make_conversation(alice, scripted_route(backend))
+    live = "".join(await html_turn(alice, conv, "add it"))
+    task = await Task.objects.aget(owner=alice)
+    page = await reloaded_page(alice, conv)
+    assert panel_rows(live) == panel_rows(page) and len(panel_rows(page)) == 1
+    assert f'id="task-{task.pk}"' in panel_rows(live)[0]
+    assert "Pay &lt;rent&gt;" in panel_rows(live)[0] and "#money" in panel_rows(live)[0]
+    assert 'id="task-panel"' not in live, "no whole panel per batch"
+
+
+async def test_a_deleted_task_and_a_completed_one_are_sent_as_their_change(alice, scripted_route):
+    keep = await Task.objects.acreate(owner=alice, title="Water plants")
+    drop = await Task.objects.acreate(owner=alice, title="Old idea")
+    backend = ScriptedBackend(
+        [
+            [
+                ToolCall(id="c1", name="complete_task", arguments={"task_id": keep.pk}),
+                ToolCall(id="c2", name="list_tasks", arguments={}),
+            ],
+            "Done.",
+        ]
+    )
+    conv = await make_conversation(alice, scripted_route(backend))
+    live = "".join(await html_turn(alice, conv, "water plants done"))
+    page = await reloaded_page(alice, conv)
+    done = [row for row in panel_rows(page) if f'id="task-{keep.pk}"' in row]
+    assert done and "status-done" in done[0]
+    assert panel_rows(live) == done, "the completed task's row only (listing changes nothing)"
+    gone = rendering.task_change_html(
+        ToolResulted(name="delete_task", value={"deleted": drop.pk, "title": "Old idea"})
+    )
+    assert f'<li id="task-{drop.pk}" class="task-gone" hidden></li>' in gone
+    rejected = ToolResulted(
+        name="delete_task", value=None, error="rejected by the user", content="rejected"
+    )
+    assert rendering.task_change_html(rejected) == ""
+
+
+@sync_to_async
+def add_tasks(user) -> None:
+    today = dt.date(2030, 1, 10)
+    for title, priority, status, due in [
+        ("a", "low", "open", None),
+        ("b", "high", "open", None),
+        ("c", "medium", "done", today),
+        ("d", "medium", "open", today + dt.timedelta(days=30)),
+        ("e", "low", "open", today),
+        ("f", "high", "open", today),
+        ("g", "high", "done", None),
+        ("h", "medium", "open", today),
+        ("i", "high", "done", today - dt.timedelta(days=400)),
+    ]:
+        Task.objects.create(owner=user, title=title, priority=priority, status=status, due_date=due)
+
+
+async def test_the_panel_order_the_page_script_keeps_is_the_order_of_a_reload(alice):
+    """The page script sorts a changed row into place by data-order; a reload sorts in SQL.
+    The two orders must be one: rows of the reloaded panel are in data-order order."""
+    await add_tasks(alice)
+    conv = await make_conversation(alice, "builtin")
+    page = await reloaded_page(alice, conv)
+    keys = re.findall(r'<li id="task-\d+" class="task [^"]*" data-order="([^"]+)"', page)
+    titles = re.findall(r'class="task-title"[^>]*>([^<]+)<', page)
+    assert len(keys) == 9
+    assert keys == sorted(keys)
+    assert titles == ["f", "h", "e", "d", "b", "a", "i", "c", "g"]
