@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils.html import escape
 
 from agentcore.events import (
     EVENT_TYPES,
@@ -35,6 +36,8 @@ from . import started_runs
 from .models import AgentRun, Conversation, Message, RunStatus, Task
 from .runs import pending_approvals
 from .steps import decimal, event_from_step, storable
+from .templatetags.taskweb import cursor_html
+from .templatetags.trace_words import trace_step_html
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,19 @@ def _finished_view(event: Event, conversation: Conversation) -> RunView | None:
         cost=decimal(p.cost),
         model_calls=p.model_calls,
     )
+
+
+ABANDONED = (
+    '<div class="abandoned-text"><em>Abandoned attempt (a fallback answers below):</em> '
+    "<s>{}</s></div>"
+)
+
+
+def answer_html(run_id: str, html: str, swap: str = "innerHTML") -> str:
+    """The streaming answer's text (`#answer-N-text`): a token appended, or the stored text
+    in its place. `html` is escaped already. The per-event fragments are built here, not
+    by templates: they are the bulk of what the live path renders."""
+    return f'<div id="answer-{escape(run_id)}-text" hx-swap-oob="{swap}">{html}</div>\n'
 
 
 def _render(template: str, **context: Any) -> str:
@@ -164,14 +180,15 @@ def event_html(event: Event, conversation: Conversation) -> str:
     if isinstance(p, RunStarted):
         parts.append(_run_started_html(run_id, conversation))
     elif isinstance(p, Token):
-        parts.append(_render("token.html", run_id=run_id, text=p.text))
+        parts.append(answer_html(run_id, f"<span>{escape(p.text)}</span>", "beforeend"))
     if event.type in STEP_TYPES:
-        parts.append(_render("trace_step_oob.html", step=event, run_id=run_id))
+        step = trace_step_html(event, run_id)
+        parts.append(f'<ol id="run-{escape(run_id)}-steps" hx-swap-oob="beforeend">{step}</ol>\n')
     if isinstance(p, ModelResponded) and not p.tool_calls:
         # The stored text replaces what streamed: a client that missed tokens sees it whole.
-        parts.append(_render("answer_text.html", run_id=run_id, text=p.text))
+        parts.append(answer_html(run_id, escape(p.text)))
     if isinstance(p, FellBack) and p.notice == "abandon":
-        parts.append(_render("abandoned.html", run_id=run_id, text=p.abandoned_text))
+        parts.append(answer_html(run_id, ABANDONED.format(escape(p.abandoned_text))))
     if isinstance(p, ApprovalRequired):
         parts.append(_render("approval_card.html", step=event, oob=True, decided=None))
     if isinstance(p, ApprovalDecided):
@@ -192,7 +209,7 @@ def event_html(event: Event, conversation: Conversation) -> str:
     if isinstance(p, ToolResulted):
         parts.append(task_change_html(p))
     if event.step_id is not None and event.type != "token":
-        parts.append(_render("cursor.html", step=event.step_id, oob=True))
+        parts.append(cursor_html(event.step_id, oob=True))
     return "".join(parts)
 
 

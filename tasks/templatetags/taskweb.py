@@ -127,6 +127,18 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=False)
 
 
+def cursor_html(step: Any, *, oob: bool = False) -> SafeString:
+    """The page's cursor (`#ws-cursor`): the last step id it has, which the page sends back
+    as `after_step` when it reconnects; live, every stored step's fragment moves it."""
+    swap = ' hx-swap-oob="true"' if oob else ""
+    return mark_safe(f'<div id="ws-cursor" data-step="{escape(step)}" hidden{swap}></div>\n')
+
+
+@register.simple_tag
+def ws_cursor(step: Any) -> SafeString:
+    return cursor_html(step)
+
+
 @register.filter
 def get(mapping: Any, key: str) -> Any:
     return mapping.get(key) if isinstance(mapping, dict) else None

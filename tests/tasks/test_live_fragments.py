@@ -182,3 +182,39 @@ async def test_the_panel_order_the_page_script_keeps_is_the_order_of_a_reload(al
     assert len(keys) == 9
     assert keys == sorted(keys)
     assert titles == ["f", "h", "e", "d", "b", "a", "i", "c", "g"]
+
+
+async def test_live_trace_steps_equal_the_reloaded_trace(alice, scripted_route):
+    """Live steps are built from typed payloads, the page's from stored JSON: same markup."""
+    backend = ScriptedBackend(
+        [
+            [
+                ToolCall(id="c1", name="create_task", arguments={"title": "<b>Buy</b> & go"}),
+                ToolCall(id="c2", name="get_task", arguments={"task_id": 999}),
+            ],
+            "Added **it**.",
+        ],
+        usage=(40, 9),
+    )
+    conv = await make_conversation(alice, scripted_route(backend))
+    live = "".join(await html_turn(alice, conv, "add"))
+    page = await reloaded_page(alice, conv)
+    step = r'<li id="step-\d+-\d+" class="step .*?</li>\n'
+    live_steps = re.findall(step, live, re.S)
+    assert live_steps == re.findall(step, page, re.S)
+    kinds = re.findall(r'class="step step-(\w+)', "".join(live_steps))
+    assert kinds == [
+        "model_request",
+        "model_response",
+        "tool_call",
+        "tool_result",
+        "tool_call",
+        "tool_result",
+        "model_request",
+        "model_response",
+        "final",
+    ]
+    assert (
+        "&lt;b&gt;Buy&lt;/b&gt; &amp;amp; go" in live or "&lt;b&gt;Buy&lt;/b&gt; &amp; go" in live
+    )
+    assert "There is no such task." in live, "the failed call's error in words"
