@@ -306,7 +306,6 @@
     tickCircuits();
     setInterval(tickCircuits, 5000);
     restoreDraft();
-    if (message.indexOf('id="task-list"') >= 0) { settleTasks(); }
     decorate();
     markProblems();
     state.runs = $all("#trace .run").length;

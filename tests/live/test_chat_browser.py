@@ -106,6 +106,8 @@ class ChatInTheBrowser(live_server_base()):  # type: ignore[misc]
 
         old = Task.objects.create(owner=self.user, title="Old idea")
         with chromium_page() as (page, dialogs):
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
             self.login(page)
             self.new_builtin_conversation(page)
             page.evaluate("window.__marker = 'no reload'")
@@ -136,4 +138,5 @@ class ChatInTheBrowser(live_server_base()):  # type: ignore[misc]
             page.locator("#task-list").wait_for()
             assert panel(page) == live
             assert dialogs == []
+            assert errors == [], "the page script ran without errors"
         assert not Task.objects.filter(pk=old.pk).exists()
