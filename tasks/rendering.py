@@ -36,6 +36,7 @@ from . import started_runs
 from .models import AgentRun, Conversation, Message, RunStatus, Task
 from .runs import pending_approvals
 from .steps import decimal, event_from_step, storable
+from .templatetags.chat_html import message_html, run_summary_html, task_row_html
 from .templatetags.taskweb import cursor_html
 from .templatetags.trace_words import trace_step_html
 
@@ -116,6 +117,12 @@ ROW_TOOLS = frozenset({"create_task", "update_task", "complete_task"})
 """Task tools whose result is the task as it now is (`Task.to_tool_dict`)."""
 
 
+def task_list_append(rows: str) -> str:
+    """Rows appended to the panel's list; the page script then drops the rows they replace
+    (same id) and the deleted ones (`task-gone`), and puts the list in data-order."""
+    return f'<ul id="task-list" hx-swap-oob="beforeend">{rows}</ul>\n'
+
+
 def task_change_html(p: ToolResulted) -> str:
     """The task panel's change from a task tool's result, with no query: the row as the
     tool returned it, or the removal of the row a delete named. (The whole panel used to be
@@ -124,7 +131,9 @@ def task_change_html(p: ToolResulted) -> str:
     if p.error or not isinstance(value, dict):
         return ""
     if p.name == "delete_task" and isinstance(value.get("deleted"), int):
-        return _render("task_change.html", gone=value["deleted"])
+        return task_list_append(
+            f'<li id="task-{escape(value["deleted"])}" class="task-gone" hidden></li>'
+        )
     if p.name not in ROW_TOOLS or not isinstance(value.get("id"), int):
         return ""
     try:
@@ -140,7 +149,7 @@ def task_change_html(p: ToolResulted) -> str:
     except (TypeError, ValueError):
         log.warning("a %s result is not a task; the panel shows it after a reload", p.name)
         return ""
-    return _render("task_change.html", task=task)
+    return task_list_append(task_row_html(task))
 
 
 def needs_database(event: Event, conversation: Conversation) -> bool:
@@ -195,17 +204,18 @@ def event_html(event: Event, conversation: Conversation) -> str:
         parts.append(_render("approval_card.html", step=event, oob=True, decided=p.decision))
     if isinstance(p, Answered):
         message = Message(role="assistant", content=p.text)
-        parts.append(
-            _render("message.html", message=message, answer_run_id=run_id, oob=True, final=True)
-        )
+        parts.append(message_html(message, answer_run_id=run_id, oob=True, final=True))
     if isinstance(p, RunFinished):
         view = _finished_view(event, conversation)
         summary = view if view is not None else AgentRun.objects.get(pk=int(run_id))
-        parts.append(_render("run_summary.html", run=summary, oob=True))
+        parts.append(run_summary_html(summary, oob=True))
+        parts.append("\n")
+        parts.append(_render("run_feedback.html", run=summary, oob=True))
+        parts.append("\n")
         started_runs.forget(run_id)
         if p.status in ENDED_NOTES:
             note = Message(role="assistant", content=ENDED_NOTES[p.status])
-            parts.append(_render("message.html", message=note, answer_run_id=run_id, oob=True))
+            parts.append(message_html(note, answer_run_id=run_id, oob=True))
     if isinstance(p, ToolResulted):
         parts.append(task_change_html(p))
     if event.step_id is not None and event.type != "token":
