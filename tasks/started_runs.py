@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from .models import AgentRun, Message
 
 MAX_REMEMBERED = 1024
-"""More than the runs one process runs at once: an evicted run only costs a query."""
+"""More than the runs one process runs at once: an evicted run only costs a query. A run is
+forgotten once its run_finished is rendered; runs no HTML tab watches stay until evicted
+(each holds one user message, at most TASKWEB_MAX_MESSAGE_CHARS: a few MB at worst)."""
 
 
 @dataclass(frozen=True)
