@@ -263,7 +263,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         cached = rendering.cached_html(self.conversation.pk, event)
         if cached is None:
-            if rendering.needs_database(event):
+            if rendering.needs_database(event, self.conversation):
                 cached = await database_sync_to_async(rendering.event_html)(
                     event, self.conversation
                 )

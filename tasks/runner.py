@@ -38,7 +38,7 @@ from . import rows, services
 from .agent_tools import build_task_tools
 from .backend_routes import backend_for_conversation, default_route
 from .history import context_budget, history_window
-from .models import AgentRun, Conversation, RunStep
+from .models import AgentRun, Conversation, Message, RunStep
 from .prompts import SYSTEM_PROMPT
 from .step_writer import step_writer
 from .steps import storable
@@ -156,6 +156,12 @@ def _first_trip(conversation: Conversation, text: str, max_running: int | None) 
         started_at=now,
     )
     run._state.adding, run._state.db = False, "default"
+    message = Message(
+        pk=message_id, conversation=conversation, run=run, role="user", content=text,
+        created_at=now,
+    )  # fmt: skip
+    message._state.adding, message._state.db = False, "default"
+    run.user_message = message  # the rows as saved: the page's fragments need no read back
     try:
         loaded: _Loaded | Exception = _load(run, conversation)
     except Exception as exc:  # the run is saved: it reports this as its failure

@@ -25,7 +25,7 @@ from django.utils import timezone
 from agentcore.events import Event, RunFinished
 from agentcore.messages import ToolCall
 
-from . import workers
+from . import started_runs, workers
 from .models import AgentRun, Conversation, RunStatus, RunStep
 from .relay import RELAY
 from .runner import RunControl, RunRefused, StartedRun, drive_run, save_message_and_run
@@ -198,6 +198,7 @@ class RunService:
         started = await save_message_and_run(
             conversation, text, max_running=settings.TASKWEB_MAX_CONCURRENT_RUNS
         )
+        started_runs.remember(started.run)  # its fragments render from this, not the database
         active = ActiveRun(run_id=started.run.pk, conversation_id=conversation.pk)
         self.active[conversation.pk] = active
         active.control.task = self._spawn(self._drive(active, started))

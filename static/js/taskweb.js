@@ -87,6 +87,25 @@
     panel.scrollTop += offset - 8;
   }
 
+  // -- task panel: a run's task tools send the rows they change (appended to the list, each
+  // with its place as data-order); the newest row of an id replaces older ones, a deleted
+  // task's marker removes its row, and the list is put back in order, as a reload shows it.
+  function settleTasks() {
+    var list = $("#task-list");
+    if (!list) { return; }
+    var seen = {};
+    $all("li[id]", list).reverse().forEach(function (row) {
+      if (seen[row.id] || row.classList.contains("task-gone")) { row.remove(); }
+      seen[row.id] = true;
+    });
+    var rows = $all("li.task", list);
+    var key = function (row) { return row.getAttribute("data-order") || ""; };
+    var sorted = rows.slice().sort(function (a, b) { return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0; });
+    if (sorted.some(function (row, i) { return row !== rows[i]; })) {
+      sorted.forEach(function (row) { list.appendChild(row); });
+    }
+  }
+
   // -- finished answers: timestamps, copy buttons for code, announced once to screen readers
   function decorate() {
     $all("#transcript .md pre").forEach(function (pre) {
@@ -242,6 +261,7 @@
       accepted();
       state.stickTranscript = true;
     }
+    if (message.indexOf('id="task-list"') >= 0) { settleTasks(); }
     decorate();
     markProblems();
     foldFinishedRuns();

@@ -127,6 +127,31 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=False)
 
 
+def cursor_html(step: Any, *, oob: bool = False) -> SafeString:
+    """The page's cursor (`#ws-cursor`): the last step id it has, which the page sends back
+    as `after_step` when it reconnects; live, every stored step's fragment moves it."""
+    swap = ' hx-swap-oob="true"' if oob else ""
+    return mark_safe(f'<div id="ws-cursor" data-step="{escape(step)}" hidden{swap}></div>\n')
+
+
+@register.simple_tag
+def ws_cursor(step: Any) -> SafeString:
+    return cursor_html(step)
+
+
 @register.filter
 def get(mapping: Any, key: str) -> Any:
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+_PRIORITY_RANK = {"high": 0, "medium": 1}
+
+
+@register.filter
+def task_order(task: Any) -> str:
+    """The task panel's order as one string that sorts like `selectors.task_list` (open
+    first, soonest due, undated last, highest priority, oldest): a row a run changes is
+    put in its place by the page script, without reading the whole list again."""
+    due = task.due_date.isoformat() if task.due_date else "~"  # "~" sorts after digits
+    done = 0 if task.status == "open" else 1
+    return f"{done} {due} {_PRIORITY_RANK.get(task.priority, 2)} {task.pk:012d}"

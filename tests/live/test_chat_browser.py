@@ -90,3 +90,53 @@ class ChatInTheBrowser(live_server_base()):  # type: ignore[misc]
             assert page.locator(".msg.user", has_text="call the plumber").count() == 1
             assert page.locator(".step-tool_call", has_text="create_task").count() == 1
             assert page.locator("#conversation-list li").count() == 1
+
+    def test_task_rows_change_live_as_the_runs_change_tasks_and_equal_a_reload(self) -> None:
+        """The panel gets only the rows a run's task tools change; the page puts each in
+        its place. Created → the row appears (in order), completed → it moves down as done,
+        deleted → it is gone; the panel then is exactly what a reload renders."""
+
+        def turn(page, text: str, runs: int) -> None:
+            self.send(page, text)
+            page.locator(".run-summary.status-completed").nth(runs - 1).wait_for(state="attached")
+
+        def panel(page) -> tuple[list[str], str]:
+            rows = page.eval_on_selector_all("#task-list > li", "els => els.map(e => e.outerHTML)")
+            return rows, page.locator("#task-panel").inner_text()
+
+        old = Task.objects.create(owner=self.user, title="Old idea")
+        with chromium_page() as (page, dialogs):
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            self.login(page)
+            self.new_builtin_conversation(page)
+            page.evaluate("window.__marker = 'no reload'")
+            assert page.locator("#task-panel .task").all_inner_texts()[0].count("Old idea")
+            turn(page, "Add a task to buy stamps", 1)
+            turn(page, "Add a task to water the plants tomorrow", 2)
+            stamps = Task.objects.get(owner=self.user, title__icontains="stamps")
+            plants = Task.objects.get(owner=self.user, title__icontains="plants")
+            ids = page.eval_on_selector_all("#task-list > li.task", "els => els.map(e => e.id)")
+            assert ids == [f"task-{plants.pk}", f"task-{old.pk}", f"task-{stamps.pk}"], (
+                "a dated task comes before undated ones, the new undated one after the old"
+            )
+            turn(page, f"Mark task {plants.pk} done", 3)
+            row = page.locator(f"#task-{plants.pk}")
+            assert "status-done" in (row.get_attribute("class") or "")
+            assert row.inner_text().strip().endswith("· done")
+            ids = page.eval_on_selector_all("#task-list > li.task", "els => els.map(e => e.id)")
+            assert ids == [f"task-{old.pk}", f"task-{stamps.pk}", f"task-{plants.pk}"]
+            self.send(page, f"Delete task {old.pk}")
+            page.locator(".approval").get_by_role("button", name="Approve").first.click()
+            page.locator(".run-summary.status-completed").nth(3).wait_for(state="attached")
+            assert page.locator(f"#task-{old.pk}").count() == 0
+            assert page.locator("#task-list > li").count() == 3, "the hidden empty line + 2 rows"
+            assert not page.locator("#task-list > li.empty").is_visible()
+            live = panel(page)
+            assert page.evaluate("window.__marker") == "no reload"
+            page.reload()
+            page.locator("#task-list").wait_for()
+            assert panel(page) == live
+            assert dialogs == []
+            assert errors == [], "the page script ran without errors"
+        assert not Task.objects.filter(pk=old.pk).exists()
