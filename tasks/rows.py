@@ -81,7 +81,12 @@ def _insert_sql(table: str, columns: Sequence[str], rows: int) -> str:
 
 
 def message_values(
-    conversation_id: int, run_id: int | None, message: CoreMessage, *, abandoned: bool = False
+    conversation_id: int,
+    run_id: int | None,
+    message: CoreMessage,
+    *,
+    abandoned: bool = False,
+    stamp: Any = None,
 ) -> tuple[Any, ...]:
     return (
         conversation_id,
@@ -92,7 +97,7 @@ def message_values(
         storable(message.tool_call_id or ""),
         storable(message.name or ""),
         abandoned,
-        _now(),
+        _now() if stamp is None else stamp,
     )
 
 
@@ -160,7 +165,8 @@ def start_rows(
     The run's route is the conversation's route as stored now (not as a tab last saw it),
     or `default_route` when it has none."""
     stamp = connection.ops.adapt_datetimefield_value(now)
-    message = message_values(conversation.pk, None, CoreMessage(role="user", content=text))
+    user = CoreMessage(role="user", content=text)
+    message = message_values(conversation.pk, None, user, stamp=stamp)  # the run's moment
     run_values = [conversation.pk, None, RunStatus.RUNNING.value, None, "", stamp,
                   0, 0, _cost(Decimal(0)), 0, 0, 0, "", worker]  # fmt: skip
     if one_statement():

@@ -123,8 +123,10 @@ def dollars(value: Any) -> str:
 
 @register.filter
 def pretty_json(value: Any) -> str:
-    """Arguments and results as indented JSON text (autoescaped by the template)."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=False)
+    """Arguments and results as indented JSON text (autoescaped by the template), keys
+    sorted: PostgreSQL's jsonb keeps no key order, so a reloaded trace showed a step's keys
+    in another order than the live one had."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=True)
 
 
 def cursor_html(step: Any, *, oob: bool = False) -> SafeString:
