@@ -274,6 +274,11 @@ def close_run(cursor: CursorWrapper, run: AgentRun, totals: RunFinished, error: 
     """The run's final row; the run in memory says the same, and `run_closed` is sent."""
     fields = close_fields(run, totals, error)
     update_run(cursor, run.pk, fields)
+    _closed(run, fields)
+
+
+def _closed(run: AgentRun, fields: dict[str, Any]) -> None:
+    """The run in memory says what its row now says; `run_closed`'s listeners hear of it."""
     for key, value in fields.items():
         setattr(run, key, value)
     run_closed.send(sender=AgentRun, run=run)  # e.g. the OpenTelemetry export, after commit
@@ -329,9 +334,7 @@ def store_events(cursor: CursorWrapper, run: AgentRun, items: Sequence[Any]) -> 
         if changes:
             update_run(cursor, run.pk, changes)
     if closed is not None:
-        for key, value in changes.items():
-            setattr(run, key, value)
-        run_closed.send(sender=AgentRun, run=run)  # e.g. the OpenTelemetry export
+        _closed(run, changes)
     return [None if event.type == "token" else next(ids) for event, _ in items]
 
 

@@ -186,7 +186,7 @@ class RunService:
     # -- start --------------------------------------------------------------------------
     async def start(self, conversation: Conversation, text: str) -> AgentRun:
         """Save the message and start its run here; `RunRefused` when it may not start."""
-        if "owner" not in conversation._state.fields_cache:  # sockets bring it along
+        if not Conversation.owner.is_cached(conversation):  # sockets bring it along
             await database_sync_to_async(lambda: conversation.owner)()
         if not await self.rate.hit(_rate_key(conversation)):
             raise RunRefused("rate_limited", "Too many messages; wait a moment and try again.")

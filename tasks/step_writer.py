@@ -55,14 +55,12 @@ _RUN_ERRORS = (IntegrityError, DataError, ValueError)
 
 def _store_many(batches: Sequence[tuple[AgentRun, Items]]) -> list[Outcome]:
     """One transaction for all waiting runs; per run its step ids or its own error."""
-    if len(batches) == 1 and rows.one_statement():
+    if len(batches) == 1:  # the run's own transaction (none around PG's one statement)
         run, items = batches[0]
-        return [_store_run(run, items)]  # one statement, atomic by itself: no BEGIN, COMMIT
+        with rows.atomic_unless_one_statement():
+            return [_store_run(run, items)]
     outcomes: list[Outcome] = []
     with transaction.atomic():
-        if len(batches) == 1:  # the transaction is the run's own: no savepoint to pay for
-            run, items = batches[0]
-            return [_store_run(run, items)]
         for run, items in batches:
             try:
                 with transaction.atomic():  # a savepoint: a failing run rolls back alone
